@@ -1,0 +1,35 @@
+/* Helpers shared by the resource modules in src/api/: they join the HTTP
+ * request to the database layer. Each *_or_reply function has answered the
+ * request when it returns false. */
+#ifndef RECTIFY_API_H
+#define RECTIFY_API_H
+
+#include <libpq-fe.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "rectify/db.h"
+#include "rectify/http.h"
+#include "rectify/router.h"
+
+/* Runs queries in one transaction as the caller (r->who). On success res[i]
+ * belong to the request's arena (cleared after the response). On failure the
+ * request has been answered with the mapped problem (see sqlstate.c). */
+bool db_run_or_reply(struct req *r, const struct db_query *q, size_t n, PGresult **res);
+
+/* The common read: one query whose first row's first column is a JSON text;
+ * answers it with status, or 404 when there is no row or it is NULL. */
+void reply_db_json(struct req *r, int status, const struct db_query *q);
+
+/* Readiness gate for the server (server_hooks.ready_or_reply). */
+bool api_ready_or_reply(struct req *r);
+/* Checks the database for pending migrations now and caches the answer. */
+bool api_schema_current(struct app *app, char *why, size_t whylen);
+
+/* Route tables of the resource modules. */
+extern const struct route ops_routes[];
+extern const size_t ops_routes_count;
+extern const struct route testing_routes[];
+extern const size_t testing_routes_count;
+
+#endif

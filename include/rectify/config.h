@@ -1,0 +1,50 @@
+/* Service configuration: every setting comes from an environment variable and
+ * can be overridden by a command-line flag; one table (config.c) describes
+ * them all, including their --help text. Strings point into the environment,
+ * argv or static storage: they live as long as the process. */
+#ifndef RECTIFY_CONFIG_H
+#define RECTIFY_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdio.h>
+
+#include "rectify/log.h"
+
+struct config {
+    const char *database_url;
+    const char *listen;
+    int threads;
+    int db_pool;
+    long long max_body;
+    enum log_level log_level;
+    const char *cors_origins;     /* comma-separated allow-list, "" = none */
+    int db_acquire_timeout_ms;
+    int statement_timeout_ms;
+    int drain_timeout_ms;
+    bool migrate;                 /* serve: apply pending migrations first */
+    bool test_routes;             /* mounts the /api/v1/_test routes (tests only) */
+};
+
+enum config_command { CMD_SERVE, CMD_MIGRATE };
+
+/* Fills cfg from defaults, then the environment (envp-style lookup through
+ * getenv), then argv flags. On error returns -1 with one line in err naming
+ * the variable or flag. Returns 1 when --help was asked (help already printed
+ * to out). */
+int config_load(struct config *cfg, enum config_command cmd, int argc, char **argv,
+                char *err, size_t errlen, FILE *out);
+
+/* Prints the option table for cmd. */
+void config_usage(enum config_command cmd, FILE *out);
+
+/* Strict integer parsing with optional binary suffix (k, m, g for sizes).
+ * Returns 0 and *out, or -1 when s is not entirely a number in [min, max]. */
+int config_parse_int(const char *s, long long min, long long max, bool size_suffix,
+                     long long *out);
+
+/* True when origin (exact, case-sensitive) is in the comma-separated list;
+ * "*" in the list allows any origin. */
+bool config_origin_allowed(const char *list, const char *origin);
+
+#endif

@@ -1,0 +1,107 @@
+/* The database layer: a bounded pool of libpq connections and a transaction
+ * helper that sends "set identity; statements" as one pipeline (one round
+ * trip, one implicit transaction committed at the pipeline's Sync).
+ *
+ * Every SQL text is a string with $n parameters: nothing is ever formatted
+ * into SQL. SQL texts passed to db_run must be string literals (or otherwise
+ * live for the whole process): their address keys the per-connection cache
+ * of prepared statements. */
+#ifndef RECTIFY_DB_H
+#define RECTIFY_DB_H
+
+#include <libpq-fe.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+struct db_pool;
+
+struct db_pool_options {
+    const char *url;
+    int size;
+    int acquire_timeout_ms;
+    int statement_timeout_ms;
+};
+
+/* Connections are opened lazily, so the pool can be created while the
+ * database is down. Returns NULL only when out of memory. */
+struct db_pool *db_pool_new(const struct db_pool_options *opt);
+/* Closes every connection; no request may be running. */
+void db_pool_free(struct db_pool *pool);
+void db_pool_stats(struct db_pool *pool, int *size, int *in_use, int *waiting);
+
+/* The caller's identity, set as transaction-local settings (rectify.*).
+ * NULL or "" fields are sent as "". role, when set, switches the transaction
+ * to that database role (row-level security applies to it). */
+struct db_identity {
+    const char *user_id, *org_id, *org_path, *roles, *request_id, *role;
+};
+
+struct db_query {
+    const char *sql;
+    int nparams;
+    const char *const *params; /* text values; NULL = SQL NULL */
+};
+
+enum db_status {
+    DB_OK = 0,
+    DB_ERROR,          /* the database refused a statement: see sqlstate */
+    DB_BUSY,           /* no connection became free within the timeout */
+    DB_UNAVAILABLE,    /* cannot reach the database */
+};
+
+struct db_error {
+    char sqlstate[6];
+    char message[512];  /* primary message: for logs, never for clients */
+    char detail[512];
+    char hint[128];     /* our own RAISE ... HINT carries a stable code */
+    char constraint[128];
+    int failed_index;   /* which query failed (-1: the identity settings) */
+};
+
+/* Runs the queries in one transaction as identity. On DB_OK, res[i] holds
+ * each query's result (the caller PQclear()s them). On any other status no
+ * result is returned and nothing was committed. Serialization failures and
+ * deadlocks are retried (3 times), and so is a request whose connection
+ * turned out dead before anything ran (e.g. after a database restart). */
+enum db_status db_run(struct db_pool *pool, const struct db_identity *who,
+                      const struct db_query *queries, size_t n, PGresult **res,
+                      struct db_error *err);
+
+/* Checks one connection out and back in: true when the database answers. */
+bool db_ping(struct db_pool *pool);
+
+/* --- SQLSTATE -> HTTP, one table (sqlstate.c) ------------------------------ */
+struct sqlstate_rule {
+    const char *prefix; /* a full SQLSTATE or a class prefix */
+    int status;
+    const char *code;   /* stable problem code */
+    const char *detail; /* what the client is told */
+};
+/* Returns the rule for state (unknown states map to 500). Custom states
+ * "RX" + three digits map to that HTTP status with code and detail NULL:
+ * their message is meant for the client and the HINT carries the code. */
+struct sqlstate_rule sqlstate_lookup(const char *state);
+bool sqlstate_is_retryable(const char *state);
+bool sqlstate_is_connection_error(const char *state);
+
+/* --- migrations (migrate.c) ------------------------------------------------- */
+struct migration {
+    const char *name; /* "0001_orgs" */
+    const char *sql;
+    size_t len;
+};
+
+/* Applies the pending migrations of list[0..n), each in its own transaction,
+ * under an advisory lock. Returns 0, or -1 with the PostgreSQL error in err. */
+int db_migrate(const char *url, const struct migration *list, size_t n, char *err,
+               size_t errlen);
+/* Names the migrations of list not yet applied: *pending gets their count.
+ * Returns 0, or -1 when the database cannot be asked (err). Also fails when
+ * an applied migration's text changed since (checksum mismatch). */
+int db_pending_migrations(PGconn *conn, const struct migration *list, size_t n,
+                          size_t *pending, char *err, size_t errlen);
+/* Same, through the pool. */
+int db_pool_pending_migrations(struct db_pool *pool, const struct migration *list,
+                               size_t n, size_t *pending, char *err, size_t errlen);
+
+#endif

@@ -1,0 +1,101 @@
+/* The request context and the response helpers every handler uses.
+ *
+ * One struct req per request, created by the server: memory comes from
+ * r->arena and is released after the response. A handler answers exactly
+ * once through reply*() / reply_problem*(); helpers whose name ends in
+ * _or_reply have already answered when they fail, so the handler just
+ * returns. The HTTP layer knows nothing about resources or the database. */
+#ifndef RECTIFY_HTTP_H
+#define RECTIFY_HTTP_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "rectify/principal.h"
+#include "rectify/router.h"
+
+struct mg_connection;
+struct cJSON;
+struct app;
+struct buf;
+
+struct resp_header {
+    struct resp_header *next;
+    const char *name, *value;
+};
+
+struct req {
+    struct mg_connection *conn;
+    struct app *app;        /* the service's shared state (owned by main) */
+    struct arena *arena;
+    const char *method, *path, *query, *remote_addr;
+    char request_id[65];
+    struct route_match match;
+    const char *body;       /* arena-owned, NUL-terminated; NULL when none */
+    size_t body_len;
+    struct cJSON *json;     /* parsed body for ROUTE_JSON_BODY routes (arena-owned) */
+    struct principal who;
+    const char *cors_origin;      /* set when the Origin is allowed */
+    struct resp_header *headers;  /* extra response headers (arena) */
+    int status;
+    long long bytes_out;
+    bool responded;
+    bool close_connection;
+};
+
+/* --- reading the request --------------------------------------------------- */
+const char *req_header(const struct req *r, const char *name);
+/* Decoded value of query parameter name (arena), or NULL when absent. */
+const char *req_query(struct req *r, const char *name);
+/* Decoded path parameter, or NULL. */
+const char *req_param(const struct req *r, const char *name);
+
+/* --- answering ------------------------------------------------------------- */
+/* Adds a response header; name and value are copied into the arena. */
+void reply_header(struct req *r, const char *name, const char *value);
+void reply(struct req *r, int status, const char *content_type, const void *body,
+           size_t len);
+void reply_json(struct req *r, int status, const char *json, size_t len);
+void reply_empty(struct req *r, int status);
+
+/* One validation error: either a JSON pointer into the body ("/name", ""
+ * for the whole body) or the name of a query parameter. */
+struct field_error {
+    const char *pointer;
+    const char *message;
+    const char *parameter;
+};
+
+/* RFC 9457 problem+json with a stable machine code. */
+void reply_problem(struct req *r, int status, const char *code, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+void reply_problem_errors(struct req *r, int status, const char *code,
+                          const char *detail, const struct field_error *errors,
+                          size_t nerrors);
+
+/* Renders a problem document into out (used by reply_problem; unit-tested). */
+int problem_render(struct buf *out, int status, const char *code, const char *detail,
+                   const char *instance, const char *request_id,
+                   const struct field_error *errors, size_t nerrors);
+/* Reason phrase / problem title for a status code. */
+const char *http_status_title(int status);
+
+#define PROBLEM_TYPE_BASE "https://rectify.example/problems/"
+
+/* --- request bodies (server internals, exposed for unit tests) -------------- */
+/* Reads a body through fn in a loop, never storing more than max bytes.
+ * content_length < 0 means unknown (chunked). */
+typedef long (*body_read_fn)(void *ctx, char *buf, size_t len);
+enum body_result { BODY_OK, BODY_TOO_LARGE, BODY_IO_ERROR };
+enum body_result body_read_all(body_read_fn fn, void *ctx, long long content_length,
+                               long long max, struct buf *out);
+
+/* True for application/json and application/<x>+json, with optional
+ * parameters (a charset other than utf-8 is refused). */
+bool content_type_is_json(const char *content_type);
+
+/* A request id from the client is kept when it is 1..64 chars of
+ * [A-Za-z0-9._:-]; otherwise a new random one is made. */
+bool request_id_is_sane(const char *id);
+
+#endif

@@ -1,0 +1,37 @@
+/* The HTTP server: CivetWeb with one entry point (begin_request) that runs
+ * every request through the same steps: request id, CORS, routing (404/405),
+ * readiness, authorization, body limits and parsing (413/415/400), the
+ * handler, the access log line and the metrics. */
+#ifndef RECTIFY_SERVER_H
+#define RECTIFY_SERVER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+struct app;
+struct config;
+struct req;
+struct router;
+
+struct server_hooks {
+    struct app *app;
+    const struct router *router;
+    const struct config *cfg;
+    /* For every route without ROUTE_OPS: false means "not serving" and the
+     * hook has already answered (503). */
+    bool (*ready_or_reply)(struct req *r);
+    /* For routes with a permission: false means the hook has answered 401/403.
+     * It also fills r->who. */
+    bool (*authorize_or_reply)(struct req *r);
+};
+
+struct server;
+
+/* Starts listening; hooks must outlive the server. NULL on failure (err). */
+struct server *server_start(const struct server_hooks *hooks, char *err, size_t errlen);
+/* Stops accepting, waits for in-flight requests, frees the server. */
+void server_stop(struct server *s);
+/* The port actually bound (useful with port 0). */
+int server_port(const struct server *s);
+
+#endif

@@ -1,0 +1,234 @@
+#include "rectify/config.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+
+enum opt_type { OPT_STRING, OPT_INT, OPT_SIZE, OPT_BOOL, OPT_LEVEL };
+
+/* Which commands an option applies to. */
+#define FOR_SERVE 1u
+#define FOR_MIGRATE 2u
+
+struct option_def {
+    const char *flag, *env, *def, *help;
+    enum opt_type type;
+    long long min, max;
+    size_t offset;
+    unsigned commands;
+};
+
+#define OFF(field) offsetof(struct config, field)
+
+static const struct option_def options[] = {
+    {"--database-url", "RECTIFY_DATABASE_URL", NULL,
+     "libpq connection string or URI (required)", OPT_STRING, 0, 0,
+     OFF(database_url), FOR_SERVE | FOR_MIGRATE},
+    {"--listen", "RECTIFY_LISTEN", "127.0.0.1:8080", "address:port to listen on",
+     OPT_STRING, 0, 0, OFF(listen), FOR_SERVE},
+    {"--threads", "RECTIFY_THREADS", "64",
+     "HTTP worker threads (an idle keep-alive connection holds one)", OPT_INT, 1,
+     1024, OFF(threads), FOR_SERVE},
+    {"--db-pool", "RECTIFY_DB_POOL", "8", "database connections", OPT_INT, 1, 256,
+     OFF(db_pool), FOR_SERVE},
+    {"--max-body", "RECTIFY_MAX_BODY", "1048576",
+     "largest accepted JSON body in bytes (k/m suffixes allowed)", OPT_SIZE, 1,
+     1LL << 30, OFF(max_body), FOR_SERVE},
+    {"--log-level", "RECTIFY_LOG_LEVEL", "info", "debug, info, warn or error",
+     OPT_LEVEL, 0, 0, OFF(log_level), FOR_SERVE | FOR_MIGRATE},
+    {"--cors-origins", "RECTIFY_CORS_ORIGINS", "",
+     "comma-separated origins allowed to call the API from a browser", OPT_STRING, 0,
+     0, OFF(cors_origins), FOR_SERVE},
+    {"--db-acquire-timeout-ms", "RECTIFY_DB_ACQUIRE_TIMEOUT_MS", "2000",
+     "wait for a free database connection before answering 503", OPT_INT, 1,
+     600000, OFF(db_acquire_timeout_ms), FOR_SERVE},
+    {"--statement-timeout-ms", "RECTIFY_STATEMENT_TIMEOUT_MS", "10000",
+     "PostgreSQL statement_timeout for request transactions", OPT_INT, 1, 3600000,
+     OFF(statement_timeout_ms), FOR_SERVE},
+    {"--drain-timeout-ms", "RECTIFY_DRAIN_TIMEOUT_MS", "10000",
+     "on SIGTERM, how long in-flight requests may take to finish", OPT_INT, 0,
+     600000, OFF(drain_timeout_ms), FOR_SERVE},
+    {"--migrate", "RECTIFY_MIGRATE", "false",
+     "apply pending migrations before serving", OPT_BOOL, 0, 0, OFF(migrate),
+     FOR_SERVE},
+    {"--test-routes", "RECTIFY_TEST_ROUTES", "false",
+     "mount /api/v1/_test/* routes used by the test suite; never in production",
+     OPT_BOOL, 0, 0, OFF(test_routes), FOR_SERVE},
+};
+
+#define N_OPTIONS (sizeof options / sizeof options[0])
+
+int config_parse_int(const char *s, long long min, long long max, bool size_suffix,
+                     long long *out)
+{
+    if (!s || !*s)
+        return -1;
+    errno = 0;
+    char *end;
+    long long v = strtoll(s, &end, 10);
+    if (errno || end == s || s[0] == ' ' || s[0] == '+')
+        return -1;
+    long long mult = 1;
+    if (size_suffix && *end) {
+        switch (*end) {
+        case 'k': case 'K': mult = 1LL << 10; break;
+        case 'm': case 'M': mult = 1LL << 20; break;
+        case 'g': case 'G': mult = 1LL << 30; break;
+        default: return -1;
+        }
+        end++;
+        if (*end == 'i' && end[1] == 'B')
+            end += 2;
+        else if (*end == 'B')
+            end++;
+    }
+    if (*end)
+        return -1;
+    if (v != 0 && (v > LLONG_MAX / mult || v < LLONG_MIN / mult))
+        return -1;
+    v *= mult;
+    if (v < min || v > max)
+        return -1;
+    *out = v;
+    return 0;
+}
+
+static int parse_bool(const char *s, bool *out)
+{
+    static const char *const yes[] = {"1", "true", "yes", "on"};
+    static const char *const no[] = {"0", "false", "no", "off", ""};
+    for (size_t i = 0; i < 4; i++)
+        if (strcmp(s, yes[i]) == 0)
+            return *out = true, 0;
+    for (size_t i = 0; i < 5; i++)
+        if (strcmp(s, no[i]) == 0)
+            return *out = false, 0;
+    return -1;
+}
+
+static int apply(struct config *cfg, const struct option_def *o, const char *value,
+                 const char *source, char *err, size_t errlen)
+{
+    char *field = (char *)cfg + o->offset;
+    long long v;
+    switch (o->type) {
+    case OPT_STRING:
+        *(const char **)field = value;
+        return 0;
+    case OPT_INT:
+    case OPT_SIZE:
+        if (config_parse_int(value, o->min, o->max, o->type == OPT_SIZE, &v)) {
+            snprintf(err, errlen, "%s: \"%s\" is not a number between %lld and %lld",
+                     source, value, o->min, o->max);
+            return -1;
+        }
+        if (o->type == OPT_INT)
+            *(int *)field = (int)v;
+        else
+            *(long long *)field = v;
+        return 0;
+    case OPT_BOOL:
+        if (parse_bool(value, (bool *)field)) {
+            snprintf(err, errlen, "%s: \"%s\" is not true/false", source, value);
+            return -1;
+        }
+        return 0;
+    case OPT_LEVEL:
+        if (log_level_parse(value, (enum log_level *)field)) {
+            snprintf(err, errlen, "%s: \"%s\" is not one of debug, info, warn, error",
+                     source, value);
+            return -1;
+        }
+        return 0;
+    }
+    return -1;
+}
+
+void config_usage(enum config_command cmd, FILE *out)
+{
+    unsigned mask = cmd == CMD_SERVE ? FOR_SERVE : FOR_MIGRATE;
+    fprintf(out, "Options (each flag can also be set by its environment variable):\n");
+    for (size_t i = 0; i < N_OPTIONS; i++) {
+        const struct option_def *o = &options[i];
+        if (!(o->commands & mask))
+            continue;
+        fprintf(out, "  %-26s %-31s %s", o->flag, o->env, o->help);
+        if (o->def && *o->def)
+            fprintf(out, " [default: %s]", o->def);
+        fputc('\n', out);
+    }
+}
+
+int config_load(struct config *cfg, enum config_command cmd, int argc, char **argv,
+                char *err, size_t errlen, FILE *out)
+{
+    unsigned mask = cmd == CMD_SERVE ? FOR_SERVE : FOR_MIGRATE;
+    memset(cfg, 0, sizeof *cfg);
+    for (size_t i = 0; i < N_OPTIONS; i++) {
+        const struct option_def *o = &options[i];
+        if (o->def && apply(cfg, o, o->def, o->flag, err, errlen))
+            return -1;
+        const char *env = getenv(o->env);
+        if ((o->commands & mask) && env && apply(cfg, o, env, o->env, err, errlen))
+            return -1;
+    }
+    for (int i = 0; i < argc; i++) {
+        const char *arg = argv[i];
+        if (strcmp(arg, "--help") == 0 || strcmp(arg, "-h") == 0) {
+            config_usage(cmd, out);
+            return 1;
+        }
+        const char *eq = strchr(arg, '=');
+        size_t name_len = eq ? (size_t)(eq - arg) : strlen(arg);
+        const struct option_def *o = NULL;
+        for (size_t k = 0; k < N_OPTIONS; k++)
+            if ((options[k].commands & mask) && strlen(options[k].flag) == name_len &&
+                strncmp(options[k].flag, arg, name_len) == 0)
+                o = &options[k];
+        if (!o) {
+            snprintf(err, errlen, "unknown option %s (see --help)", arg);
+            return -1;
+        }
+        const char *value = eq ? eq + 1 : NULL;
+        if (!value && o->type == OPT_BOOL)
+            value = "true";
+        if (!value) {
+            if (i + 1 >= argc) {
+                snprintf(err, errlen, "%s needs a value", o->flag);
+                return -1;
+            }
+            value = argv[++i];
+        }
+        if (apply(cfg, o, value, o->flag, err, errlen))
+            return -1;
+    }
+    if (!cfg->database_url || !*cfg->database_url) {
+        snprintf(err, errlen, "RECTIFY_DATABASE_URL is not set (or pass --database-url)");
+        return -1;
+    }
+    return 0;
+}
+
+bool config_origin_allowed(const char *list, const char *origin)
+{
+    if (!list || !origin || !*origin)
+        return false;
+    size_t olen = strlen(origin);
+    const char *p = list;
+    while (*p) {
+        while (*p == ' ' || *p == ',')
+            p++;
+        const char *end = p;
+        while (*end && *end != ',')
+            end++;
+        const char *tail = end;
+        while (tail > p && tail[-1] == ' ')
+            tail--;
+        size_t n = (size_t)(tail - p);
+        if ((n == 1 && *p == '*') || (n == olen && n && memcmp(p, origin, n) == 0))
+            return true;
+        p = end;
+    }
+    return false;
+}

@@ -1,0 +1,218 @@
+/* Response helpers: every answer goes through send_response so that each one
+ * carries Content-Length, X-Request-Id, the security and CORS headers. */
+#include "rectify/http.h"
+
+#include "rectify/arena.h"
+#include "rectify/buf.h"
+#include "rectify/log.h"
+
+#include <civetweb.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+static const struct {
+    int status;
+    const char *title;
+} titles[] = {
+    {200, "OK"}, {201, "Created"}, {202, "Accepted"}, {204, "No Content"},
+    {207, "Multi-Status"}, {304, "Not Modified"}, {400, "Bad Request"},
+    {401, "Unauthorized"}, {403, "Forbidden"}, {404, "Not Found"},
+    {405, "Method Not Allowed"}, {406, "Not Acceptable"}, {409, "Conflict"},
+    {410, "Gone"}, {412, "Precondition Failed"}, {413, "Content Too Large"},
+    {415, "Unsupported Media Type"}, {422, "Unprocessable Content"},
+    {428, "Precondition Required"}, {429, "Too Many Requests"},
+    {500, "Internal Server Error"}, {501, "Not Implemented"},
+    {503, "Service Unavailable"}, {504, "Gateway Timeout"},
+};
+
+const char *http_status_title(int status)
+{
+    for (size_t i = 0; i < sizeof titles / sizeof titles[0]; i++)
+        if (titles[i].status == status)
+            return titles[i].title;
+    return status < 500 ? "Client Error" : "Server Error";
+}
+
+const char *req_header(const struct req *r, const char *name)
+{
+    return mg_get_header(r->conn, name);
+}
+
+const char *req_param(const struct req *r, const char *name)
+{
+    return route_param(&r->match, name);
+}
+
+const char *req_query(struct req *r, const char *name)
+{
+    if (!r->query)
+        return NULL;
+    size_t nl = strlen(name);
+    const char *p = r->query;
+    while (*p) {
+        const char *amp = strchr(p, '&');
+        size_t len = amp ? (size_t)(amp - p) : strlen(p);
+        const char *eq = memchr(p, '=', len);
+        size_t klen = eq ? (size_t)(eq - p) : len;
+        if (klen == nl && memcmp(p, name, nl) == 0) {
+            const char *v = eq ? eq + 1 : p + len;
+            size_t vlen = (size_t)(p + len - v);
+            char *out = arena_alloc(r->arena, vlen + 1);
+            if (!out || url_decode(v, vlen, out, true) < 0)
+                return NULL;
+            return out;
+        }
+        p += len;
+        if (*p == '&')
+            p++;
+    }
+    return NULL;
+}
+
+void reply_header(struct req *r, const char *name, const char *value)
+{
+    struct resp_header *h = arena_alloc(r->arena, sizeof *h);
+    if (!h)
+        return;
+    h->name = arena_strdup(r->arena, name);
+    h->value = arena_strdup(r->arena, value);
+    if (!h->name || !h->value)
+        return;
+    h->next = r->headers;
+    r->headers = h;
+}
+
+/* Writes status line, headers and body ourselves in one mg_write: CivetWeb's
+ * mg_response_header_* cannot follow an interim "100 Continue", and one
+ * write per response is also the fastest. */
+static void send_response(struct req *r, int status, const char *content_type,
+                          const void *body, size_t len)
+{
+    if (r->responded) {
+        log_msg(LOG_ERROR, r->request_id, "handler answered twice (status %d)", status);
+        return;
+    }
+    r->responded = true;
+    r->status = status;
+
+    char date[64];
+    time_t now = time(NULL);
+    struct tm tm;
+    gmtime_r(&now, &tm);
+    strftime(date, sizeof date, "%a, %d %b %Y %H:%M:%S GMT", &tm);
+
+    struct buf b;
+    buf_init(&b, 0);
+    buf_printf(&b,
+               "HTTP/1.1 %d %s\r\nDate: %s\r\nContent-Length: %zu\r\n"
+               "X-Request-Id: %s\r\nX-Content-Type-Options: nosniff\r\n"
+               "Cache-Control: no-store\r\n",
+               status, http_status_title(status), date, len, r->request_id);
+    if (content_type)
+        buf_printf(&b, "Content-Type: %s\r\n", content_type);
+    if (r->cors_origin)
+        buf_printf(&b,
+                   "Access-Control-Allow-Origin: %s\r\nVary: Origin\r\n"
+                   "Access-Control-Expose-Headers: X-Request-Id, ETag, Location, "
+                   "Retry-After, Allow\r\n",
+                   r->cors_origin);
+    const char *conn_hdr = req_header(r, "Connection");
+    if (r->close_connection)
+        buf_puts(&b, "Connection: close\r\n");
+    else if (conn_hdr && strcasecmp(conn_hdr, "keep-alive") == 0)
+        buf_puts(&b, "Connection: keep-alive\r\n");
+    for (struct resp_header *h = r->headers; h; h = h->next)
+        buf_printf(&b, "%s: %s\r\n", h->name, h->value);
+    buf_puts(&b, "\r\n");
+    if (len && strcmp(r->method, "HEAD") != 0)
+        buf_append(&b, body, len);
+    if (b.data && mg_write(r->conn, b.data, b.len) < 0)
+        log_msg(LOG_INFO, r->request_id, "client went away before the response was sent");
+    buf_free(&b);
+    r->bytes_out = (long long)len;
+}
+
+void reply(struct req *r, int status, const char *content_type, const void *body,
+           size_t len)
+{
+    send_response(r, status, content_type, body, len);
+}
+
+void reply_json(struct req *r, int status, const char *json, size_t len)
+{
+    send_response(r, status, "application/json; charset=utf-8", json, len);
+}
+
+void reply_empty(struct req *r, int status)
+{
+    send_response(r, status, NULL, NULL, 0);
+}
+
+int problem_render(struct buf *out, int status, const char *code, const char *detail,
+                   const char *instance, const char *request_id,
+                   const struct field_error *errors, size_t nerrors)
+{
+    /* Codes are our own identifiers ([a-z_]), safe inside a JSON string. */
+    int rc = buf_printf(out, "{\"type\":\"%s%s\",\"title\":", PROBLEM_TYPE_BASE, code);
+    rc |= buf_json_string(out, http_status_title(status));
+    rc |= buf_printf(out, ",\"status\":%d,\"code\":", status);
+    rc |= buf_json_string(out, code);
+    rc |= buf_puts(out, ",\"detail\":");
+    rc |= buf_json_string(out, detail && *detail ? detail : http_status_title(status));
+    if (instance) {
+        rc |= buf_puts(out, ",\"instance\":");
+        rc |= buf_json_string(out, instance);
+    }
+    if (request_id) {
+        rc |= buf_puts(out, ",\"request_id\":");
+        rc |= buf_json_string(out, request_id);
+    }
+    if (nerrors) {
+        rc |= buf_puts(out, ",\"errors\":[");
+        for (size_t i = 0; i < nerrors; i++) {
+            rc |= buf_puts(out, i ? ",{" : "{");
+            if (errors[i].parameter) {
+                rc |= buf_puts(out, "\"parameter\":");
+                rc |= buf_json_string(out, errors[i].parameter);
+            } else {
+                rc |= buf_puts(out, "\"pointer\":");
+                rc |= buf_json_string(out, errors[i].pointer ? errors[i].pointer : "");
+            }
+            rc |= buf_puts(out, ",\"message\":");
+            rc |= buf_json_string(out, errors[i].message ? errors[i].message : "");
+            rc |= buf_puts(out, "}");
+        }
+        rc |= buf_puts(out, "]");
+    }
+    rc |= buf_puts(out, "}");
+    return rc ? -1 : 0;
+}
+
+void reply_problem_errors(struct req *r, int status, const char *code,
+                          const char *detail, const struct field_error *errors,
+                          size_t nerrors)
+{
+    struct buf b;
+    buf_init(&b, 0);
+    if (problem_render(&b, status, code, detail, r->path, r->request_id, errors, nerrors)) {
+        buf_free(&b);
+        static const char fallback[] = "{\"status\":500,\"code\":\"internal_error\"}";
+        send_response(r, 500, "application/problem+json", fallback, sizeof fallback - 1);
+        return;
+    }
+    send_response(r, status, "application/problem+json", b.data, b.len);
+    buf_free(&b);
+}
+
+void reply_problem(struct req *r, int status, const char *code, const char *fmt, ...)
+{
+    char detail[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(detail, sizeof detail, fmt, ap);
+    va_end(ap);
+    reply_problem_errors(r, status, code, detail, NULL, 0);
+}

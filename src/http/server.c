@@ -1,0 +1,298 @@
+#include "rectify/server.h"
+
+#include "rectify/arena.h"
+#include "rectify/buf.h"
+#include "rectify/config.h"
+#include "rectify/http.h"
+#include "rectify/log.h"
+#include "rectify/metrics.h"
+#include "rectify/router.h"
+
+#include <cJSON.h>
+#include <civetweb.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+struct server {
+    struct mg_context *ctx;
+    const struct server_hooks *hooks;
+    int port;
+};
+
+static double now_seconds(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static void new_request_id(char out[65])
+{
+    unsigned char raw[12];
+    randombytes_buf(raw, sizeof raw);
+    sodium_bin2hex(out, 65, raw, sizeof raw);
+}
+
+static long civet_read(void *ctx, char *buf, size_t len)
+{
+    int n = mg_read(ctx, buf, len);
+    return n < 0 ? -1 : n;
+}
+
+static void delete_json(void *p) { cJSON_Delete(p); }
+
+static bool method_has_body(const char *m)
+{
+    return strcmp(m, "POST") == 0 || strcmp(m, "PUT") == 0 || strcmp(m, "PATCH") == 0;
+}
+
+/* Reads and (for JSON routes) parses the body. False = already answered. */
+static bool body_or_reply(struct req *r, const struct mg_request_info *ri,
+                          const struct config *cfg)
+{
+    const struct route *route = r->match.route;
+    if (!(route->flags & (ROUTE_JSON_BODY | ROUTE_RAW_BODY)))
+        return true;
+    const char *te = req_header(r, "Transfer-Encoding");
+    bool has_body = ri->content_length > 0 || (te && strcasecmp(te, "identity") != 0);
+    if (!has_body) {
+        if (route->flags & ROUTE_JSON_BODY) {
+            reply_problem(r, 400, "malformed_json", "The request needs a JSON body.");
+            return false;
+        }
+        return true;
+    }
+    if (route->flags & ROUTE_RAW_BODY)
+        return true; /* the handler streams it with its own limit */
+    if (!content_type_is_json(req_header(r, "Content-Type"))) {
+        reply_problem(r, 415, "unsupported_media_type",
+                      "Send the body as application/json (UTF-8).");
+        r->close_connection = true;
+        return false;
+    }
+    if (ri->content_length > cfg->max_body) {
+        /* Refused before reading: the client may not even send it (Expect). */
+        r->close_connection = true;
+        reply_problem(r, 413, "payload_too_large",
+                      "The body is %lld bytes; the limit is %lld bytes.",
+                      ri->content_length, cfg->max_body);
+        return false;
+    }
+    /* CivetWeb does not answer "Expect: 100-continue"; we do, once we know
+     * the body is acceptable. */
+    const char *expect = req_header(r, "Expect");
+    if (expect && strcasecmp(expect, "100-continue") == 0) {
+        static const char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
+        mg_write(r->conn, cont, sizeof cont - 1);
+    }
+    struct buf b;
+    buf_init(&b, (size_t)cfg->max_body);
+    enum body_result br = body_read_all(civet_read, r->conn, ri->content_length,
+                                        cfg->max_body, &b);
+    if (br != BODY_OK) {
+        buf_free(&b);
+        r->close_connection = true;
+        if (br == BODY_TOO_LARGE)
+            reply_problem(r, 413, "payload_too_large", "The body exceeds the limit of %lld bytes.",
+                          cfg->max_body);
+        else
+            reply_problem(r, 400, "incomplete_body", "The request body ended early.");
+        return false;
+    }
+    r->body_len = b.len;
+    r->body = b.data;
+    arena_defer(r->arena, free, b.data);
+
+    const char *end = NULL;
+    cJSON *json = cJSON_ParseWithLengthOpts(r->body, r->body_len, &end, 0);
+    if (!json) {
+        size_t at = end && end >= r->body ? (size_t)(end - r->body) : 0;
+        reply_problem(r, 400, "malformed_json", "The body is not valid JSON (near byte %zu).", at);
+        return false;
+    }
+    arena_defer(r->arena, delete_json, json);
+    /* Anything but whitespace after the value is an error too. */
+    while (end && (size_t)(end - r->body) < r->body_len &&
+           (*end == ' ' || *end == '\n' || *end == '\r' || *end == '\t'))
+        end++;
+    if (end && (size_t)(end - r->body) < r->body_len) {
+        reply_problem(r, 400, "malformed_json", "Unexpected data after the JSON value (byte %zu).",
+                      (size_t)(end - r->body));
+        return false;
+    }
+    r->json = json;
+    return true;
+}
+
+/* CORS: remembers an allowed Origin; answers preflight requests. Returns
+ * true when the request was a preflight and has been answered. */
+static bool cors_preflight(struct req *r, const struct config *cfg, enum router_result rr)
+{
+    const char *origin = req_header(r, "Origin");
+    if (origin && config_origin_allowed(cfg->cors_origins, origin))
+        r->cors_origin = origin;
+    if (strcmp(r->method, "OPTIONS") != 0 || !req_header(r, "Access-Control-Request-Method"))
+        return false;
+    if (rr == ROUTER_NOT_FOUND) {
+        reply_problem(r, 404, "not_found", "No resource at %s.", r->path);
+    } else if (!r->cors_origin) {
+        reply_problem(r, 403, "cors_origin_denied", "This origin may not call the API.");
+    } else {
+        reply_header(r, "Access-Control-Allow-Methods", r->match.allow);
+        reply_header(r, "Access-Control-Allow-Headers",
+                     "Authorization, Content-Type, If-Match, If-None-Match, "
+                     "Idempotency-Key, X-Request-Id");
+        reply_header(r, "Access-Control-Max-Age", "600");
+        reply_empty(r, 204);
+    }
+    return true;
+}
+
+static void dispatch(struct req *r, const struct server_hooks *h,
+                     const struct mg_request_info *ri)
+{
+    enum router_result rr = router_match(h->router, r->method, r->path, r->arena, &r->match);
+    if (cors_preflight(r, h->cfg, rr))
+        return;
+    if (rr == ROUTER_NOT_FOUND) {
+        reply_problem(r, 404, "not_found", "No resource at %s.", r->path);
+        return;
+    }
+    if (rr == ROUTER_METHOD_NOT_ALLOWED) {
+        reply_header(r, "Allow", r->match.allow);
+        reply_problem(r, 405, "method_not_allowed", "%s is not allowed here; use %s.",
+                      r->method, r->match.allow);
+        return;
+    }
+    const struct route *route = r->match.route;
+    if (!(route->flags & ROUTE_OPS) && h->ready_or_reply && !h->ready_or_reply(r))
+        return;
+    if (route->permission && h->authorize_or_reply && !h->authorize_or_reply(r))
+        return;
+    if (method_has_body(r->method) && !body_or_reply(r, ri, h->cfg))
+        return;
+    route->handler(r);
+    if (!r->responded) {
+        log_msg(LOG_ERROR, r->request_id, "handler for %s %s did not answer", route->method,
+                route->pattern);
+        reply_problem(r, 500, "internal_error", "The request could not be completed.");
+    }
+}
+
+static int begin_request(struct mg_connection *conn)
+{
+    const struct mg_request_info *ri = mg_get_request_info(conn);
+    struct server *s = ri->user_data;
+    const struct server_hooks *h = s->hooks;
+    double start = now_seconds();
+    metrics_in_flight(1);
+
+    struct req r;
+    memset(&r, 0, sizeof r);
+    r.conn = conn;
+    r.app = h->app;
+    r.arena = arena_new();
+    r.method = ri->request_method;
+    r.path = ri->local_uri_raw ? ri->local_uri_raw : "";
+    r.query = ri->query_string;
+    r.remote_addr = ri->remote_addr;
+    const char *rid = mg_get_header(conn, "X-Request-Id");
+    if (request_id_is_sane(rid))
+        snprintf(r.request_id, sizeof r.request_id, "%s", rid);
+    else
+        new_request_id(r.request_id);
+
+    if (!r.arena) {
+        /* Out of memory: answer without the arena. */
+        static const char body[] = "{\"status\":503,\"code\":\"service_unavailable\"}";
+        mg_response_header_start(conn, 503);
+        mg_response_header_add(conn, "Content-Type", "application/problem+json", -1);
+        mg_response_header_add(conn, "Content-Length", "43", -1);
+        mg_response_header_send(conn);
+        mg_write(conn, body, sizeof body - 1);
+        metrics_in_flight(-1);
+        return 503;
+    }
+
+    dispatch(&r, h, ri);
+
+    double elapsed = now_seconds() - start;
+    size_t idx = r.match.route ? router_index(h->router, r.match.route)
+                               : router_count(h->router);
+    metrics_observe(idx, r.status, elapsed);
+    struct access_log_entry e = {
+        .request_id = r.request_id,
+        .method = r.method,
+        .route = r.match.route ? r.match.route->pattern : NULL,
+        .path = r.path,
+        .remote_addr = r.remote_addr,
+        .status = r.status,
+        .duration_ms = elapsed * 1000.0,
+        .bytes_out = r.bytes_out,
+    };
+    log_access(&e);
+    int status = r.status ? r.status : 500;
+    arena_free(r.arena);
+    metrics_in_flight(-1);
+    return status;
+}
+
+static int log_message(const struct mg_connection *conn, const char *message)
+{
+    (void)conn;
+    log_msg(LOG_WARN, NULL, "civetweb: %s", message);
+    return 1;
+}
+
+struct server *server_start(const struct server_hooks *hooks, char *err, size_t errlen)
+{
+    struct server *s = calloc(1, sizeof *s);
+    if (!s) {
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    s->hooks = hooks;
+    char threads[16];
+    snprintf(threads, sizeof threads, "%d", hooks->cfg->threads);
+    const char *options[] = {
+        "listening_ports", hooks->cfg->listen,
+        "num_threads", threads,
+        "enable_keep_alive", "yes",
+        "keep_alive_timeout_ms", "15000",
+        "request_timeout_ms", "30000",
+        "tcp_nodelay", "1",
+        "decode_url", "no",
+        "max_request_size", "16384",
+        "enable_directory_listing", "no",
+        NULL,
+    };
+    struct mg_callbacks cb;
+    memset(&cb, 0, sizeof cb);
+    cb.begin_request = begin_request;
+    cb.log_message = log_message;
+    s->ctx = mg_start(&cb, s, options);
+    if (!s->ctx) {
+        snprintf(err, errlen, "cannot listen on %s (RECTIFY_LISTEN)", hooks->cfg->listen);
+        free(s);
+        return NULL;
+    }
+    struct mg_server_port ports[4];
+    memset(ports, 0, sizeof ports);
+    if (mg_get_server_ports(s->ctx, 4, ports) > 0)
+        s->port = ports[0].port;
+    return s;
+}
+
+int server_port(const struct server *s) { return s->port; }
+
+void server_stop(struct server *s)
+{
+    if (!s)
+        return;
+    mg_stop(s->ctx);
+    free(s);
+}

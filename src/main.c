@@ -1,0 +1,236 @@
+/* rectify: the command line. `serve` runs the API, `migrate` applies the
+ * schema, `routes` prints the route table (for the contract test). */
+#include "rectify/api.h"
+#include "rectify/app.h"
+#include "rectify/config.h"
+#include "rectify/db.h"
+#include "rectify/embedded.h"
+#include "rectify/log.h"
+#include "rectify/metrics.h"
+#include "rectify/router.h"
+#include "rectify/server.h"
+#include "routes.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#define EXIT_USAGE 2
+
+static void usage(FILE *out)
+{
+    fprintf(out,
+            "usage: rectify <command> [options]\n\n"
+            "commands:\n"
+            "  serve     run the HTTP API\n"
+            "  migrate   apply pending database migrations and exit\n"
+            "  routes    print the route table (METHOD PATH per line)\n\n"
+            "`rectify <command> --help` lists the options of a command.\n");
+}
+
+static int load_config(struct config *cfg, enum config_command cmd, int argc, char **argv)
+{
+    char err[512];
+    int rc = config_load(cfg, cmd, argc, argv, err, sizeof err, stdout);
+    if (rc < 0) {
+        fprintf(stderr, "rectify: %s\n", err);
+        return EXIT_USAGE;
+    }
+    if (rc > 0)
+        return 0; /* --help printed */
+    log_set_level(cfg->log_level);
+    return -1;    /* go on */
+}
+
+static int cmd_migrate(int argc, char **argv)
+{
+    struct config cfg;
+    int rc = load_config(&cfg, CMD_MIGRATE, argc, argv);
+    if (rc >= 0)
+        return rc;
+    char err[2048];
+    if (db_migrate(cfg.database_url, embedded_migrations, embedded_migration_count, err,
+                   sizeof err)) {
+        log_error("migration failed: %s", err);
+        fprintf(stderr, "rectify: %s\n", err);
+        return 1;
+    }
+    log_info("schema is current (%zu migrations)", embedded_migration_count);
+    return 0;
+}
+
+static int cmd_routes(void)
+{
+    char err[256];
+    struct router *rt = routes_build(false, err, sizeof err);
+    if (!rt) {
+        fprintf(stderr, "rectify: %s\n", err);
+        return 1;
+    }
+    for (size_t i = 0; i < router_count(rt); i++)
+        printf("%s %s\n", router_at(rt, i)->method, router_at(rt, i)->pattern);
+    router_free(rt);
+    return 0;
+}
+
+struct stopper {
+    struct server *server;
+    pthread_mutex_t mu;
+    pthread_cond_t done_cv;
+    bool done;
+};
+
+static void *stop_server(void *arg)
+{
+    struct stopper *s = arg;
+    server_stop(s->server);
+    pthread_mutex_lock(&s->mu);
+    s->done = true;
+    pthread_cond_signal(&s->done_cv);
+    pthread_mutex_unlock(&s->mu);
+    return NULL;
+}
+
+/* Stops accepting, waits up to timeout_ms for in-flight requests. Returns
+ * true when everything finished in time. */
+static bool drain(struct server *server, int timeout_ms)
+{
+    struct stopper s = {.server = server, .done = false};
+    pthread_mutex_init(&s.mu, NULL);
+    pthread_cond_init(&s.done_cv, NULL);
+    pthread_t t;
+    if (pthread_create(&t, NULL, stop_server, &s)) {
+        server_stop(server);
+        return true;
+    }
+    struct timespec deadline;
+    clock_gettime(CLOCK_REALTIME, &deadline);
+    deadline.tv_sec += timeout_ms / 1000;
+    deadline.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
+    if (deadline.tv_nsec >= 1000000000L) {
+        deadline.tv_sec++;
+        deadline.tv_nsec -= 1000000000L;
+    }
+    pthread_mutex_lock(&s.mu);
+    while (!s.done)
+        if (pthread_cond_timedwait(&s.done_cv, &s.mu, &deadline) == ETIMEDOUT)
+            break;
+    bool finished = s.done;
+    pthread_mutex_unlock(&s.mu);
+    if (!finished)
+        return false; /* the stopper thread still uses s: never return to free it */
+    pthread_join(t, NULL);
+    pthread_mutex_destroy(&s.mu);
+    pthread_cond_destroy(&s.done_cv);
+    return true;
+}
+
+static int cmd_serve(int argc, char **argv)
+{
+    struct config cfg;
+    int rc = load_config(&cfg, CMD_SERVE, argc, argv);
+    if (rc >= 0)
+        return rc;
+
+    /* Signals are taken by sigwait in this thread; workers never see them. */
+    sigset_t sigs;
+    sigemptyset(&sigs);
+    sigaddset(&sigs, SIGTERM);
+    sigaddset(&sigs, SIGINT);
+    pthread_sigmask(SIG_BLOCK, &sigs, NULL);
+    signal(SIGPIPE, SIG_IGN);
+
+    char err[2048];
+    if (cfg.migrate &&
+        db_migrate(cfg.database_url, embedded_migrations, embedded_migration_count, err,
+                   sizeof err)) {
+        log_error("migration failed: %s", err);
+        return 1;
+    }
+
+    struct router *router = routes_build(cfg.test_routes, err, sizeof err);
+    if (!router || metrics_init(router_count(router))) {
+        log_error("cannot build the route table: %s", err);
+        router_free(router);
+        return 1;
+    }
+    struct db_pool_options po = {
+        .url = cfg.database_url,
+        .size = cfg.db_pool,
+        .acquire_timeout_ms = cfg.db_acquire_timeout_ms,
+        .statement_timeout_ms = cfg.statement_timeout_ms,
+    };
+    struct app app = {.cfg = &cfg, .router = router, .db = db_pool_new(&po)};
+    if (!app.db) {
+        log_error("out of memory");
+        router_free(router);
+        metrics_free();
+        return 1;
+    }
+    if (!api_schema_current(&app, err, sizeof err))
+        log_error("not ready: %s; API requests get 503 until this is fixed", err);
+
+    struct server_hooks hooks = {
+        .app = &app,
+        .router = router,
+        .cfg = &cfg,
+        .ready_or_reply = api_ready_or_reply,
+        .authorize_or_reply = NULL,
+    };
+    struct server *server = server_start(&hooks, err, sizeof err);
+    if (!server) {
+        log_error("%s", err);
+        db_pool_free(app.db);
+        router_free(router);
+        metrics_free();
+        return 1;
+    }
+    log_info("listening on %s (port %d), %d threads, %d database connections", cfg.listen,
+             server_port(server), cfg.threads, cfg.db_pool);
+
+    int sig = 0;
+    sigwait(&sigs, &sig);
+    log_info("received %s: draining (up to %d ms)", sig == SIGTERM ? "SIGTERM" : "SIGINT",
+             cfg.drain_timeout_ms);
+    if (!drain(server, cfg.drain_timeout_ms)) {
+        log_warn("drain timeout: exiting with requests still in flight");
+        _exit(0);
+    }
+    db_pool_free(app.db);
+    router_free(router);
+    metrics_free();
+    log_info("stopped");
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    if (sodium_init() < 0) {
+        fprintf(stderr, "rectify: libsodium failed to initialise\n");
+        return 1;
+    }
+    if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
+        strcmp(argv[1], "help") == 0) {
+        usage(stdout);
+        return argc < 2 ? EXIT_USAGE : 0;
+    }
+    if (strcmp(argv[1], "--version") == 0) {
+        printf("rectify 0.1.0\n");
+        return 0;
+    }
+    if (strcmp(argv[1], "serve") == 0)
+        return cmd_serve(argc - 2, argv + 2);
+    if (strcmp(argv[1], "migrate") == 0)
+        return cmd_migrate(argc - 2, argv + 2);
+    if (strcmp(argv[1], "routes") == 0)
+        return cmd_routes();
+    fprintf(stderr, "rectify: unknown command \"%s\"\n", argv[1]);
+    usage(stderr);
+    return EXIT_USAGE;
+}

@@ -1,0 +1,12 @@
+#include "routes.h"
+
+#include "rectify/api.h"
+#include "rectify/router.h"
+
+struct router *routes_build(bool with_test_routes, char *err, size_t errlen)
+{
+    const struct route *tables[] = {ops_routes, testing_routes};
+    size_t counts[] = {ops_routes_count, testing_routes_count};
+    size_t n = sizeof tables / sizeof tables[0];
+    return router_new(tables, counts, with_test_routes ? n : n - 1, err, errlen);
+}
