@@ -11,7 +11,6 @@
 #include "rectify/server.h"
 #include "routes.h"
 
-#include <errno.h>
 #include <pthread.h>
 #include <signal.h>
 #include <sodium.h>
@@ -79,55 +78,18 @@ static int cmd_routes(void)
     return 0;
 }
 
-struct stopper {
-    struct server *server;
-    pthread_mutex_t mu;
-    pthread_cond_t done_cv;
-    bool done;
-};
-
-static void *stop_server(void *arg)
-{
-    struct stopper *s = arg;
-    server_stop(s->server);
-    pthread_mutex_lock(&s->mu);
-    s->done = true;
-    pthread_cond_signal(&s->done_cv);
-    pthread_mutex_unlock(&s->mu);
-    return NULL;
-}
-
-/* Stops accepting, waits up to timeout_ms for in-flight requests. Returns
- * true when everything finished in time. */
+/* Graceful shutdown: refuse new requests, let the running ones finish (up
+ * to timeout_ms), then stop the server. Returns false on timeout. */
 static bool drain(struct server *server, int timeout_ms)
 {
-    struct stopper s = {.server = server, .done = false};
-    pthread_mutex_init(&s.mu, NULL);
-    pthread_cond_init(&s.done_cv, NULL);
-    pthread_t t;
-    if (pthread_create(&t, NULL, stop_server, &s)) {
-        server_stop(server);
-        return true;
+    server_begin_drain(server);
+    struct timespec tick = {0, 10 * 1000000L};
+    for (int waited = 0; server_in_flight(server) > 0; waited += 10) {
+        if (waited >= timeout_ms)
+            return false;
+        nanosleep(&tick, NULL);
     }
-    struct timespec deadline;
-    clock_gettime(CLOCK_REALTIME, &deadline);
-    deadline.tv_sec += timeout_ms / 1000;
-    deadline.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
-    if (deadline.tv_nsec >= 1000000000L) {
-        deadline.tv_sec++;
-        deadline.tv_nsec -= 1000000000L;
-    }
-    pthread_mutex_lock(&s.mu);
-    while (!s.done)
-        if (pthread_cond_timedwait(&s.done_cv, &s.mu, &deadline) == ETIMEDOUT)
-            break;
-    bool finished = s.done;
-    pthread_mutex_unlock(&s.mu);
-    if (!finished)
-        return false; /* the stopper thread still uses s: never return to free it */
-    pthread_join(t, NULL);
-    pthread_mutex_destroy(&s.mu);
-    pthread_cond_destroy(&s.done_cv);
+    server_stop(server);
     return true;
 }
 

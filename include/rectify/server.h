@@ -29,7 +29,13 @@ struct server;
 
 /* Starts listening; hooks must outlive the server. NULL on failure (err). */
 struct server *server_start(const struct server_hooks *hooks, char *err, size_t errlen);
-/* Stops accepting, waits for in-flight requests, frees the server. */
+/* Starts a graceful shutdown: from now on new requests are refused with 503
+ * + Connection: close (and /readyz fails), requests already running go on. */
+void server_begin_drain(struct server *s);
+/* Requests being handled right now. */
+int server_in_flight(const struct server *s);
+/* Closes the listener and every connection, frees the server. CivetWeb drops
+ * responses written after this starts: drain first. */
 void server_stop(struct server *s);
 /* The port actually bound (useful with port 0). */
 int server_port(const struct server *s);

@@ -46,14 +46,22 @@ CREATE EXTENSION IF NOT EXISTS pg_trgm WITH SCHEMA public;
 -- The API role is cluster-global and shared by every database of the cluster
 -- (several test databases live side by side), so create it only if missing and
 -- never drop it here.
+-- Databases migrated concurrently (parallel tests) race to create the role or
+-- the membership: the loser waits for the winner's commit and then fails with
+-- a duplicate; that is caught and ignored.
 DO $$
 DECLARE
     r pg_roles%ROWTYPE;
 BEGIN
-    SELECT * INTO r FROM pg_roles WHERE rolname = 'rectify_api';
-    IF NOT FOUND THEN
-        CREATE ROLE rectify_api NOLOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOBYPASSRLS;
-    ELSIF r.rolsuper OR r.rolbypassrls OR r.rolcanlogin THEN
+    IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'rectify_api') THEN
+        BEGIN
+            CREATE ROLE rectify_api NOLOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOBYPASSRLS;
+        EXCEPTION WHEN duplicate_object OR unique_violation THEN
+            NULL;                                   -- created concurrently
+        END;
+    END IF;
+    SELECT * INTO STRICT r FROM pg_roles WHERE rolname = 'rectify_api';
+    IF r.rolsuper OR r.rolbypassrls OR r.rolcanlogin THEN
         -- Row-level security would silently stop protecting anything.
         RAISE EXCEPTION 'role rectify_api exists but is SUPERUSER, BYPASSRLS or LOGIN'
             USING HINT = 'ALTER ROLE rectify_api NOSUPERUSER NOBYPASSRLS NOLOGIN';
@@ -62,8 +70,13 @@ BEGIN
     -- The owner must be a member to switch to it with set_config('role', …).
     -- A superuser (dev/test) needs no membership.  In production the owner has
     -- CREATEROLE, which in PostgreSQL 15 is enough to grant this membership.
-    IF NOT (SELECT rolsuper FROM pg_roles WHERE rolname = current_user) THEN
-        EXECUTE format('GRANT rectify_api TO %I', current_user);
+    IF NOT (SELECT rolsuper FROM pg_roles WHERE rolname = current_user)
+       AND NOT pg_has_role(current_user, 'rectify_api', 'MEMBER') THEN
+        BEGIN
+            EXECUTE format('GRANT rectify_api TO %I', current_user);
+        EXCEPTION WHEN unique_violation THEN
+            NULL;                                   -- granted concurrently
+        END;
     END IF;
 END
 $$;

@@ -133,8 +133,10 @@ BEGIN
               WHERE EXISTS (SELECT 1 FROM pg_class c WHERE c.oid = s.tbl)   -- skip dropped tables
               ORDER BY s.tbl::oid LOOP
         -- The scope trigger on the table recomputes the path from orgs anyway;
-        -- the expression here is the same result.
-        EXECUTE format('UPDATE %s SET owner_org_path = $1 || subpath(owner_org_path, $2)'
+        -- the expression here gives the same result.  (subpath(p, n) is an
+        -- error when p has exactly n labels: rows of the moved org itself.)
+        EXECUTE format('UPDATE %s SET owner_org_path = CASE WHEN owner_org_path = $3 THEN $1'
+                       ' ELSE $1 || subpath(owner_org_path, $2) END'
                        ' WHERE owner_org_path <@ $3', t)
           USING NEW.path, nlevel(OLD.path), OLD.path;
     END LOOP;

@@ -11,6 +11,7 @@
 #include <cJSON.h>
 #include <civetweb.h>
 #include <sodium.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,6 +22,8 @@ struct server {
     struct mg_context *ctx;
     const struct server_hooks *hooks;
     int port;
+    atomic_bool draining;
+    atomic_int in_flight;
 };
 
 static double now_seconds(void)
@@ -152,9 +155,15 @@ static bool cors_preflight(struct req *r, const struct config *cfg, enum router_
     return true;
 }
 
-static void dispatch(struct req *r, const struct server_hooks *h,
-                     const struct mg_request_info *ri)
+static void dispatch(struct server *s, struct req *r, const struct mg_request_info *ri)
 {
+    const struct server_hooks *h = s->hooks;
+    if (atomic_load(&s->draining)) {
+        r->close_connection = true;
+        reply_header(r, "Retry-After", "1");
+        reply_problem(r, 503, "shutting_down", "This instance is shutting down; retry.");
+        return;
+    }
     enum router_result rr = router_match(h->router, r->method, r->path, r->arena, &r->match);
     if (cors_preflight(r, h->cfg, rr))
         return;
@@ -189,6 +198,7 @@ static int begin_request(struct mg_connection *conn)
     struct server *s = ri->user_data;
     const struct server_hooks *h = s->hooks;
     double start = now_seconds();
+    atomic_fetch_add(&s->in_flight, 1);
     metrics_in_flight(1);
 
     struct req r;
@@ -215,10 +225,11 @@ static int begin_request(struct mg_connection *conn)
         mg_response_header_send(conn);
         mg_write(conn, body, sizeof body - 1);
         metrics_in_flight(-1);
+        atomic_fetch_sub(&s->in_flight, 1);
         return 503;
     }
 
-    dispatch(&r, h, ri);
+    dispatch(s, &r, ri);
 
     double elapsed = now_seconds() - start;
     size_t idx = r.match.route ? router_index(h->router, r.match.route)
@@ -238,6 +249,7 @@ static int begin_request(struct mg_connection *conn)
     int status = r.status ? r.status : 500;
     arena_free(r.arena);
     metrics_in_flight(-1);
+    atomic_fetch_sub(&s->in_flight, 1);
     return status;
 }
 
@@ -288,6 +300,10 @@ struct server *server_start(const struct server_hooks *hooks, char *err, size_t 
 }
 
 int server_port(const struct server *s) { return s->port; }
+
+void server_begin_drain(struct server *s) { atomic_store(&s->draining, true); }
+
+int server_in_flight(const struct server *s) { return atomic_load(&s->in_flight); }
 
 void server_stop(struct server *s)
 {
