@@ -224,7 +224,18 @@ int jwks_parse(const char *json, size_t len, struct jwks_keys **out,
         set_err(err, errlen, "%s", "JWKS document larger than 1 MiB");
         return JWKS_E_JSON;
     }
-    cJSON *root = cJSON_ParseWithLengthOpts(json, len, NULL, 0);
+    const char *end = NULL;
+    cJSON *root = cJSON_ParseWithLengthOpts(json, len, &end, 0);
+    if (root) { /* nothing but whitespace may follow the document */
+        size_t off = (size_t)(end - json);
+        while (off < len && (json[off] == ' ' || json[off] == '\t' ||
+                             json[off] == '\r' || json[off] == '\n'))
+            off++;
+        if (off != len) {
+            cJSON_Delete(root);
+            root = NULL;
+        }
+    }
     const cJSON *arr = cJSON_IsObject(root)
                            ? cJSON_GetObjectItemCaseSensitive(root, "keys")
                            : NULL;

@@ -215,13 +215,25 @@ static bool utf8_valid(const unsigned char *s, size_t n)
     return true;
 }
 
+/* Does the JSON text contain the escape \u0000?  cJSON would cut the
+ * string there, jansson refuses it: we refuse it too.  (A literal
+ * backslash followed by "u0000" is refused as well; no real token has it.) */
+static bool has_nul_escape(const unsigned char *buf, size_t n)
+{
+    for (size_t i = 0; i + 6 <= n; i++)
+        if (buf[i] == '\\' && memcmp(buf + i + 1, "u0000", 5) == 0)
+            return true;
+    return false;
+}
+
 /* Parse exactly one JSON object from buf[0..n) (no BOM, no NUL, valid
  * UTF-8, nothing but whitespace after it, at most max_members members, no
  * duplicate member names).  Returns the tree (free with cJSON_Delete) or
  * NULL. */
 static cJSON *parse_object(const unsigned char *buf, size_t n, int max_members)
 {
-    if (n == 0 || memchr(buf, '\0', n) || !utf8_valid(buf, n))
+    if (n == 0 || memchr(buf, '\0', n) || !utf8_valid(buf, n) ||
+        has_nul_escape(buf, n))
         return NULL;
     if (n >= 3 && buf[0] == 0xEF && buf[1] == 0xBB && buf[2] == 0xBF)
         return NULL;
@@ -1142,15 +1154,14 @@ static int own_signature_check(const struct key *k, const struct token_parts *p)
     return ok ? 0 : JWT_E_SIGNATURE;
 }
 
-/* Full signature check with key k: ours, then libjwt's when it can. */
-static int signature_check(const struct key *k, const char *token,
-                           const struct token_parts *p, bool libjwt_can)
+/* The second, independent check of a token whose signature our own code
+ * accepted with key k: libjwt's jwt_decode() with exactly that key (never
+ * NULL/empty: libjwt would skip verification), then the algorithm libjwt
+ * used must be the pinned one. */
+static int libjwt_check(const struct key *k, const char *token)
 {
-    int rc = own_signature_check(k, p);
-    if (rc || !libjwt_can)
-        return rc;
     if (k->material_len == 0 || k->material_len > INT_MAX)
-        return JWT_E_KEY; /* never hand libjwt an empty key */
+        return JWT_E_KEY;
     jwt_t *j = NULL;
     int r = jwt_decode(&j, token, k->material, (int)k->material_len);
     if (r != 0 || !j) {
@@ -1163,11 +1174,10 @@ static int signature_check(const struct key *k, const char *token,
     return used == kalg_libjwt[k->alg] ? 0 : JWT_E_ALG;
 }
 
-/* Pick the key(s) for the header's kid and alg and check the signature.
- * On success *used is the key that verified. */
-static int select_and_check(const struct keylist *l, const char *token,
-                            const struct token_parts *p, enum kalg alg,
-                            const char *kid, bool libjwt_can,
+/* Pick the key(s) for the header's kid and alg and check the signature
+ * with our own code.  On success *used is the key that verified. */
+static int select_and_check(const struct keylist *l, const struct token_parts *p,
+                            enum kalg alg, const char *kid,
                             const struct key **used)
 {
     if (kid) {
@@ -1177,7 +1187,7 @@ static int select_and_check(const struct keylist *l, const char *token,
                 continue;
             if (k->alg != alg)
                 return JWT_E_ALG;
-            int rc = signature_check(k, token, p, libjwt_can);
+            int rc = own_signature_check(k, p);
             if (rc == 0)
                 *used = k;
             return rc;
@@ -1194,7 +1204,7 @@ static int select_and_check(const struct keylist *l, const char *token,
         if (k->alg != alg)
             continue;
         alg_match = true;
-        last = signature_check(k, token, p, libjwt_can);
+        last = own_signature_check(k, p);
         if (last == 0) {
             *used = k;
             return 0;
@@ -1418,16 +1428,20 @@ int jwt_verify(const struct jwt_keyset *ks, const char *token, time_t now,
     /* key and signature */
     const struct key *k = NULL;
     l = keyset_acquire(ks);
-    rc = select_and_check(l, token, &p, (enum kalg)alg, kid, libjwt_can, &k);
+    rc = select_and_check(l, &p, (enum kalg)alg, kid, &k);
     if (rc)
         goto done;
 
-    /* claims */
+    /* payload (signed, so now worth parsing), then libjwt's own check */
     payload = parse_object(p.dec[1], p.dec_len[1], MAX_PAYLOAD_MEMBERS);
     if (!payload) {
         rc = JWT_E_PAYLOAD;
         goto done;
     }
+    if (libjwt_can && (rc = libjwt_check(k, token)))
+        goto done;
+
+    /* claims */
     rc = check_claims(k, payload, (long long)now, out);
 done:
     if (rc)

@@ -60,11 +60,15 @@ class SqlstateMapping(harness.ServiceTestCase):
 
 
 class PoolExhaustion(harness.ServiceTestCase):
-    service_env = {"RECTIFY_DB_POOL": "1", "RECTIFY_DB_ACQUIRE_TIMEOUT_MS": "300"}
+    service_env = {"RECTIFY_DB_POOL": "1", "RECTIFY_DB_ACQUIRE_TIMEOUT_MS": "300",
+                   "RECTIFY_STATEMENT_TIMEOUT_MS": "60000"}
 
     def test_busy_pool_answers_503_with_retry_after(self):
-        t, result = harness.in_thread(self.svc.get, "/api/v1/_test/sleep?ms=2000")
-        time.sleep(0.5 * harness.SLOW)
+        t, result = harness.in_thread(self.svc.get, "/api/v1/_test/sleep?ms=%d" % (3000 * harness.SLOW))
+        for _ in range(100):  # until the sleeper holds the only connection
+            if "rectify_db_pool_in_use 1\n" in self.svc.get("/metrics").body.decode():
+                break
+            time.sleep(0.05)
         r = self.svc.get("/api/v1/_test/sleep?ms=0")
         assert_problem(self, r, 503, "service_unavailable")
         self.assertEqual(r.header("retry-after"), "1")

@@ -348,8 +348,12 @@ END
 $$;
 
 -- ---------------------------------- org moves carry scoped rows along
--- Move 七里河区 (620103) from 兰州市 to 天水市: its scope_demo row follows.
+-- Move 七里河区 (620103) from 兰州市 to 天水市, as an admin through the API
+-- role: its scope_demo row follows (the cascade runs as the owner).
+BEGIN;
+SELECT t.act_as('admin') \g /dev/null
 UPDATE orgs SET parent_id = (SELECT id FROM orgs WHERE code = '620500') WHERE code = '620103';
+COMMIT;
 DO $$
 BEGIN
     ASSERT (SELECT d.owner_org_path FROM scope_demo d WHERE d.label = '620103')

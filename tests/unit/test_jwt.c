@@ -746,6 +746,11 @@ static const struct vcase cases[] = {
     {"payload duplicate sub", H_HS, P_EXP ",\"sub\":\"admin\"}", S_HS, M_NONE, JWT_E_PAYLOAD},
     {"payload invalid UTF-8", H_HS, P_EXP ",\"x\":\"\xc0\xaf\"}", S_HS, M_NONE, JWT_E_PAYLOAD},
     {"payload trailing garbage", H_HS, P_EXP "} x", S_HS, M_NONE, JWT_E_PAYLOAD},
+    {"payload with \\u0000", H_HS, P_EXP ",\"x\":\"admin\\u0000x\"}", S_HS, M_NONE, JWT_E_PAYLOAD},
+    {"payload with many members", H_HS, P_EXP ",\"a0\":0,\"a1\":0,\"a2\":0,\"a3\":0,\"a4\":0,\"a5\":0,\"a6\":0,\"a7\":0,\"a8\":0,\"a9\":0,\"b0\":0,\"b1\":0,\"b2\":0,\"b3\":0,\"b4\":0,\"b5\":0,\"b6\":0,\"b7\":0,\"b8\":0,\"b9\":0}", S_HS, M_NONE, 0},
+    /* jansson (libjwt) refuses 1e400 where cJSON says inf: proves the
+     * second, libjwt check runs after ours accepted the signature */
+    {"number overflow (libjwt check)", H_HS, P_EXP ",\"x\":1e400}", S_HS, M_NONE, JWT_E_SIGNATURE},
     {"payload trailing whitespace", H_HS, P_EXP "} \n", S_HS, M_NONE, 0},
 };
 
@@ -896,6 +901,27 @@ static void test_attack_matrix(void)
     free(tok);
     free(big);
     CHECK_INT(jwt_verify(ks, pad, NOW, &cl), JWT_E_TOO_LONG);
+
+    /* member caps: 256 in the payload, 32 in the header */
+    {
+        char *pl = malloc(8192), *hd = malloc(1024);
+        size_t o = (size_t)sprintf(pl, P_EXP);
+        for (int i = 0; i < 254; i++)
+            o += (size_t)sprintf(pl + o, ",\"%d\":0", i);
+        strcpy(pl + o, "}"); /* 4 + 254 = 258 members */
+        tok = forge(H_HS, pl, S_HS);
+        CHECK_INT(jwt_verify(ks, tok, NOW, &cl), JWT_E_PAYLOAD);
+        free(tok);
+        o = (size_t)sprintf(hd, "{\"alg\":\"HS256\"");
+        for (int i = 0; i < 32; i++)
+            o += (size_t)sprintf(hd + o, ",\"%d\":0", i);
+        strcpy(hd + o, "}");
+        tok = forge(hd, P_OK, S_HS);
+        CHECK_INT(jwt_verify(ks, tok, NOW, &cl), JWT_E_HEADER);
+        free(tok);
+        free(pl);
+        free(hd);
+    }
 
     /* odds and ends */
     CHECK_INT(jwt_verify(ks, "", NOW, &cl), JWT_E_FORMAT);
