@@ -15,7 +15,7 @@ struct app {
     struct db_pool *db;
     const struct router *router;
     /* Database role every request transaction switches to (row-level
-     * security applies to it); NULL keeps the connecting role. */
+     * security applies to it); NULL means "rectify_api". */
     const char *db_role;
     atomic_bool schema_current;
     atomic_llong schema_checked_ms; /* monotonic ms of the last check */

@@ -29,11 +29,12 @@ struct db_pool *db_pool_new(const struct db_pool_options *opt);
 void db_pool_free(struct db_pool *pool);
 void db_pool_stats(struct db_pool *pool, int *size, int *in_use, int *waiting);
 
-/* The caller's identity, set as transaction-local settings (rectify.*).
- * NULL or "" fields are sent as "". role, when set, switches the transaction
- * to that database role (row-level security applies to it). */
+/* The caller: rectify.begin_request (sql/migrations/0008) checks the user
+ * and epoch and sets the transaction-local rectify.* settings; then the
+ * transaction switches to role (row-level security applies to it).
+ * user_id and epoch are NULL for anonymous requests. */
 struct db_identity {
-    const char *user_id, *org_id, *org_path, *roles, *request_id, *role;
+    const char *user_id, *epoch, *request_id, *role;
 };
 
 struct db_query {
@@ -66,9 +67,6 @@ struct db_error {
 enum db_status db_run(struct db_pool *pool, const struct db_identity *who,
                       const struct db_query *queries, size_t n, PGresult **res,
                       struct db_error *err);
-
-/* Checks one connection out and back in: true when the database answers. */
-bool db_ping(struct db_pool *pool);
 
 /* --- SQLSTATE -> HTTP, one table (sqlstate.c) ------------------------------ */
 struct sqlstate_rule {

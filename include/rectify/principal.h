@@ -8,11 +8,9 @@
 struct principal {
     bool authenticated;
     long long user_id;
+    int epoch;           /* users.token_epoch the token was issued for */
     long long org_id;
-    char username[129];
-    char org_path[512]; /* ltree path of the caller's org, e.g. "1.5.23" */
     unsigned roles;      /* bitmask of ROLE_* (permissions.h) */
-    char roles_csv[160]; /* the same roles as "office,leader" */
 };
 
 #endif

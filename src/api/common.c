@@ -14,16 +14,12 @@ static void clear_result(void *p) { PQclear(p); }
 
 bool db_run_or_reply(struct req *r, const struct db_query *q, size_t n, PGresult **res)
 {
-    char user_id[24] = "", org_id[24] = "";
-    if (r->who.authenticated) {
-        snprintf(user_id, sizeof user_id, "%lld", r->who.user_id);
-        snprintf(org_id, sizeof org_id, "%lld", r->who.org_id);
-    }
+    char user_id[24], epoch[16];
+    snprintf(user_id, sizeof user_id, "%lld", r->who.user_id);
+    snprintf(epoch, sizeof epoch, "%d", r->who.epoch);
     struct db_identity who = {
-        .user_id = user_id,
-        .org_id = org_id,
-        .org_path = r->who.authenticated ? r->who.org_path : "",
-        .roles = r->who.authenticated ? r->who.roles_csv : "",
+        .user_id = r->who.authenticated ? user_id : NULL,
+        .epoch = r->who.authenticated ? epoch : NULL,
         .request_id = r->request_id,
         .role = r->app->db_role,
     };
@@ -51,6 +47,8 @@ bool db_run_or_reply(struct req *r, const struct db_query *q, size_t n, PGresult
     log_msg(rule.status >= 500 ? LOG_ERROR : LOG_INFO, r->request_id,
             "database error %s in query %d: %s%s%s", err.sqlstate, err.failed_index,
             err.message, err.detail[0] ? " / " : "", err.detail);
+    if (rule.status == 401)
+        reply_header(r, "WWW-Authenticate", "Bearer realm=\"rectify\", error=\"invalid_token\"");
     if (!rule.code) {
         /* Our own RAISE: the message is written for the client. */
         reply_problem(r, rule.status, err.hint[0] ? err.hint : "rejected", "%s", err.message);

@@ -36,15 +36,9 @@ struct db_pool {
     int in_use, waiting;
 };
 
-/* Identity as transaction-local settings; with or without a role switch. */
+/* The first statement of every request transaction (see db_identity). */
 static const char sql_identity[] =
-    "SELECT set_config('rectify.user_id', $1, true), set_config('rectify.org_id', $2, true),"
-    " set_config('rectify.org_path', $3, true), set_config('rectify.roles', $4, true),"
-    " set_config('rectify.request_id', $5, true)";
-static const char sql_identity_role[] =
-    "SELECT set_config('rectify.user_id', $1, true), set_config('rectify.org_id', $2, true),"
-    " set_config('rectify.org_path', $3, true), set_config('rectify.roles', $4, true),"
-    " set_config('rectify.request_id', $5, true), set_config('role', $6, true)";
+    "SELECT rectify.begin_request($1::bigint, $2::integer, $3), set_config('role', $4, true)";
 static const char sql_session[] =
     "SELECT set_config('statement_timeout', $1, false),"
     " set_config('TimeZone', 'Asia/Shanghai', false),"
@@ -274,14 +268,13 @@ static enum pipe_outcome run_pipeline(struct conn_slot *s, const struct db_ident
         fill_error(err, NULL, pg, -1);
         return PIPE_CONN_LOST_BEFORE_START;
     }
-    const char *idp[6] = {
-        who && who->user_id ? who->user_id : "",   who && who->org_id ? who->org_id : "",
-        who && who->org_path ? who->org_path : "", who && who->roles ? who->roles : "",
-        who && who->request_id ? who->request_id : "", who ? who->role : NULL,
+    const char *idp[4] = {
+        who ? who->user_id : NULL,
+        who ? who->epoch : NULL,
+        who && who->request_id ? who->request_id : "",
+        who && who->role ? who->role : "rectify_api",
     };
-    bool with_role = who && who->role && *who->role;
-    int sent = send_stmt(s, with_role ? sql_identity_role : sql_identity, with_role ? 6 : 5,
-                         idp, -1, items, &nitems, &pending[n]);
+    int sent = send_stmt(s, sql_identity, 4, idp, -1, items, &nitems, &pending[n]);
     for (size_t i = 0; sent == 0 && i < n; i++)
         sent = send_stmt(s, q[i].sql, q[i].nparams, q[i].params, (int)i, items, &nitems,
                          &pending[i]);
@@ -391,16 +384,6 @@ enum db_status db_run(struct db_pool *p, const struct db_identity *who,
             return DB_UNAVAILABLE;
         }
     }
-}
-
-bool db_ping(struct db_pool *p)
-{
-    PGresult *r = NULL;
-    struct db_error err;
-    struct db_query q = {"SELECT 1", 0, NULL};
-    bool ok = db_run(p, NULL, &q, 1, &r, &err) == DB_OK;
-    PQclear(r);
-    return ok;
 }
 
 int db_pool_pending_migrations(struct db_pool *p, const struct migration *list, size_t n,
