@@ -9,6 +9,10 @@
 #include "rectify/metrics.h"
 #include "rectify/router.h"
 #include "rectify/server.h"
+#include "cli_user.h"
+#include "rectify/jwks.h"
+#include "rectify/jwt.h"
+#include "rectify/password.h"
 #include "routes.h"
 
 #include <pthread.h>
@@ -29,6 +33,7 @@ static void usage(FILE *out)
             "commands:\n"
             "  serve     run the HTTP API\n"
             "  migrate   apply pending database migrations and exit\n"
+            "  user      create a user or set a password (rectify user --help)\n"
             "  routes    print the route table (METHOD PATH per line)\n\n"
             "`rectify <command> --help` lists the options of a command.\n");
 }
@@ -129,12 +134,36 @@ static int cmd_serve(int argc, char **argv)
         .statement_timeout_ms = cfg.statement_timeout_ms,
     };
     struct app app = {.cfg = &cfg, .router = router, .db = db_pool_new(&po)};
-    if (!app.db) {
+    int status = 1;
+    if (!app.db || !(app.keys = jwt_keyset_new())) {
         log_error("out of memory");
-        router_free(router);
-        metrics_free();
-        return 1;
+        goto out;
     }
+    if (jwt_keyset_from_config(app.keys, cfg.jwt_secret, cfg.jwt_private_key_file,
+                               cfg.jwt_issuer, cfg.jwt_audience, err, sizeof err)) {
+        fprintf(stderr, "rectify: %s\n", err);
+        status = EXIT_USAGE;
+        goto out;
+    }
+    char *jwks_doc = NULL;
+    if (jwt_keyset_public_jwks(app.keys, &jwks_doc) == 0)
+        app.public_jwks = jwks_doc;
+    if (cfg.jwks_url && *cfg.jwks_url) {
+        app.jwks = jwks_source_new(cfg.jwks_url, app.keys, cfg.external_issuer,
+                                   cfg.external_audience);
+        if (!app.jwks) {
+            log_error("out of memory");
+            goto out;
+        }
+        if (jwks_source_refresh_if_due(app.jwks, time(NULL), false) < 0) {
+            char why[256];
+            jwks_source_last_error(app.jwks, why, sizeof why);
+            log_warn("identity platform keys not loaded yet (%s); retrying on demand", why);
+        }
+    }
+    char keys_desc[256];
+    jwt_keyset_describe(app.keys, keys_desc, sizeof keys_desc);
+    log_info("token keys: %s", keys_desc);
     if (!api_schema_current(&app, err, sizeof err))
         log_error("not ready: %s; API requests get 503 until this is fixed", err);
 
@@ -143,15 +172,12 @@ static int cmd_serve(int argc, char **argv)
         .router = router,
         .cfg = &cfg,
         .ready_or_reply = api_ready_or_reply,
-        .authorize_or_reply = NULL,
+        .authorize_or_reply = api_authorize_or_reply,
     };
     struct server *server = server_start(&hooks, err, sizeof err);
     if (!server) {
         log_error("%s", err);
-        db_pool_free(app.db);
-        router_free(router);
-        metrics_free();
-        return 1;
+        goto out;
     }
     log_info("listening on %s (port %d), %d threads, %d database connections", cfg.listen,
              server_port(server), cfg.threads, cfg.db_pool);
@@ -164,16 +190,21 @@ static int cmd_serve(int argc, char **argv)
         log_warn("drain timeout: exiting with requests still in flight");
         _exit(0);
     }
+    log_info("stopped");
+    status = 0;
+out:
+    jwks_source_free(app.jwks);
+    jwt_keyset_free(app.keys);
+    free((char *)app.public_jwks);
     db_pool_free(app.db);
     router_free(router);
     metrics_free();
-    log_info("stopped");
-    return 0;
+    return status;
 }
 
 int main(int argc, char **argv)
 {
-    if (sodium_init() < 0) {
+    if (sodium_init() < 0 || password_init() < 0) {
         fprintf(stderr, "rectify: libsodium failed to initialise\n");
         return 1;
     }
@@ -192,6 +223,8 @@ int main(int argc, char **argv)
         return cmd_migrate(argc - 2, argv + 2);
     if (strcmp(argv[1], "routes") == 0)
         return cmd_routes();
+    if (strcmp(argv[1], "user") == 0)
+        return cli_user(argc - 2, argv + 2);
     fprintf(stderr, "rectify: unknown command \"%s\"\n", argv[1]);
     usage(stderr);
     return EXIT_USAGE;

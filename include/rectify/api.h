@@ -21,6 +21,13 @@ bool db_run_or_reply(struct req *r, const struct db_query *q, size_t n, PGresult
  * answers it with status, or 404 when there is no row or it is NULL. */
 void reply_db_json(struct req *r, int status, const struct db_query *q);
 
+/* Authentication + permission check for the server (authn.c). */
+bool api_authorize_or_reply(struct req *r);
+/* 401 with WWW-Authenticate; code "invalid_token" adds error="invalid_token". */
+void reply_unauthorized(struct req *r, const char *code, const char *detail);
+/* "office,unit" -> ROLE_* bitmask (unknown names ignored). */
+unsigned roles_from_csv(const char *csv);
+
 /* Readiness gate for the server (server_hooks.ready_or_reply). */
 bool api_ready_or_reply(struct req *r);
 /* Checks the database for pending migrations now and caches the answer. */
@@ -29,6 +36,8 @@ bool api_schema_current(struct app *app, char *why, size_t whylen);
 /* Route tables of the resource modules. */
 extern const struct route ops_routes[];
 extern const size_t ops_routes_count;
+extern const struct route auth_routes[];
+extern const size_t auth_routes_count;
 extern const struct route testing_routes[];
 extern const size_t testing_routes_count;
 

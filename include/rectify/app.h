@@ -8,6 +8,8 @@
 
 struct config;
 struct db_pool;
+struct jwks_source;
+struct jwt_keyset;
 struct router;
 
 struct app {
@@ -17,6 +19,9 @@ struct app {
     /* Database role every request transaction switches to (row-level
      * security applies to it); NULL means "rectify_api". */
     const char *db_role;
+    struct jwt_keyset *keys;     /* our signing key and the platform's keys */
+    struct jwks_source *jwks;    /* NULL without RECTIFY_JWKS_URL */
+    const char *public_jwks;     /* GET /.well-known/jwks.json (malloc'd) */
     atomic_bool schema_current;
     atomic_llong schema_checked_ms; /* monotonic ms of the last check */
 };

@@ -23,10 +23,17 @@ struct config {
     int statement_timeout_ms;
     int drain_timeout_ms;
     bool migrate;                 /* serve: apply pending migrations first */
+    const char *jwt_secret;           /* HS256 secret (>= 32 bytes), or NULL */
+    const char *jwt_private_key_file; /* ES256/RS256 PEM, or NULL */
+    const char *jwt_issuer, *jwt_audience;
+    int access_token_ttl;             /* seconds */
+    int refresh_token_ttl;            /* seconds */
+    const char *jwks_url;             /* provincial identity platform, or NULL */
+    const char *external_issuer, *external_audience;
     bool test_routes;             /* mounts the /api/v1/_test routes (tests only) */
 };
 
-enum config_command { CMD_SERVE, CMD_MIGRATE };
+enum config_command { CMD_SERVE, CMD_MIGRATE, CMD_USER };
 
 /* Fills cfg from defaults, then the environment (envp-style lookup through
  * getenv), then argv flags. On error returns -1 with one line in err naming

@@ -19,7 +19,7 @@ CREATE FUNCTION rectify.begin_request(p_user_id bigint, p_epoch integer, p_reque
     SET search_path = pg_catalog, public, pg_temp
     AS $$
 DECLARE
-    u record;
+    caller record;
 BEGIN
     PERFORM set_config('rectify.request_id', coalesce(p_request_id, ''), true);
     IF p_user_id IS NULL THEN
@@ -29,17 +29,17 @@ BEGIN
                 set_config('rectify.roles', '', true);
         RETURN;
     END IF;
-    SELECT u.id, u.org_id, o.path, u.roles INTO u
+    SELECT u.id, u.org_id, o.path, u.roles INTO caller
       FROM users u JOIN orgs o ON o.id = u.org_id
      WHERE u.id = p_user_id AND u.token_epoch = p_epoch AND NOT u.disabled;
     IF NOT FOUND THEN
         RAISE EXCEPTION 'The access token is no longer valid.'
             USING ERRCODE = 'RX401', HINT = 'invalid_token';
     END IF;
-    PERFORM set_config('rectify.user_id', u.id::text, true),
-            set_config('rectify.org_id', u.org_id::text, true),
-            set_config('rectify.org_path', u.path::text, true),
-            set_config('rectify.roles', array_to_string(u.roles, ','), true);
+    PERFORM set_config('rectify.user_id', caller.id::text, true),
+            set_config('rectify.org_id', caller.org_id::text, true),
+            set_config('rectify.org_path', caller.path::text, true),
+            set_config('rectify.roles', array_to_string(caller.roles, ','), true);
 END
 $$;
 REVOKE EXECUTE ON FUNCTION rectify.begin_request(bigint, integer, text) FROM PUBLIC;

@@ -10,6 +10,8 @@ enum opt_type { OPT_STRING, OPT_INT, OPT_SIZE, OPT_BOOL, OPT_LEVEL };
 /* Which commands an option applies to. */
 #define FOR_SERVE 1u
 #define FOR_MIGRATE 2u
+#define FOR_USER 4u
+#define FOR_ALL (FOR_SERVE | FOR_MIGRATE | FOR_USER)
 
 struct option_def {
     const char *flag, *env, *def, *help;
@@ -24,7 +26,7 @@ struct option_def {
 static const struct option_def options[] = {
     {"--database-url", "RECTIFY_DATABASE_URL", NULL,
      "libpq connection string or URI (required)", OPT_STRING, 0, 0,
-     OFF(database_url), FOR_SERVE | FOR_MIGRATE},
+     OFF(database_url), FOR_ALL},
     {"--listen", "RECTIFY_LISTEN", "127.0.0.1:8080", "address:port to listen on",
      OPT_STRING, 0, 0, OFF(listen), FOR_SERVE},
     {"--threads", "RECTIFY_THREADS", "64",
@@ -36,7 +38,7 @@ static const struct option_def options[] = {
      "largest accepted JSON body in bytes (k/m suffixes allowed)", OPT_SIZE, 1,
      1LL << 30, OFF(max_body), FOR_SERVE},
     {"--log-level", "RECTIFY_LOG_LEVEL", "info", "debug, info, warn or error",
-     OPT_LEVEL, 0, 0, OFF(log_level), FOR_SERVE | FOR_MIGRATE},
+     OPT_LEVEL, 0, 0, OFF(log_level), FOR_ALL},
     {"--cors-origins", "RECTIFY_CORS_ORIGINS", "",
      "comma-separated origins allowed to call the API from a browser", OPT_STRING, 0,
      0, OFF(cors_origins), FOR_SERVE},
@@ -51,6 +53,29 @@ static const struct option_def options[] = {
      600000, OFF(drain_timeout_ms), FOR_SERVE},
     {"--migrate", "RECTIFY_MIGRATE", "false",
      "apply pending migrations before serving", OPT_BOOL, 0, 0, OFF(migrate),
+     FOR_SERVE},
+    {"--jwt-secret", "RECTIFY_JWT_SECRET", NULL,
+     "HS256 signing secret, at least 32 bytes (prefer the variable: flags show in ps)",
+     OPT_STRING, 0, 0, OFF(jwt_secret), FOR_SERVE},
+    {"--jwt-private-key-file", "RECTIFY_JWT_PRIVATE_KEY_FILE", NULL,
+     "PEM private key (EC P-256 -> ES256, RSA >= 2048 -> RS256); public key at "
+     "/.well-known/jwks.json", OPT_STRING, 0, 0, OFF(jwt_private_key_file), FOR_SERVE},
+    {"--jwt-issuer", "RECTIFY_JWT_ISSUER", "rectify", "iss of the tokens we issue", OPT_STRING,
+     0, 0, OFF(jwt_issuer), FOR_SERVE},
+    {"--jwt-audience", "RECTIFY_JWT_AUDIENCE", "rectify-api", "aud of the tokens we issue",
+     OPT_STRING, 0, 0, OFF(jwt_audience), FOR_SERVE},
+    {"--access-token-ttl", "RECTIFY_ACCESS_TOKEN_TTL", "900", "access token lifetime, seconds",
+     OPT_INT, 60, 86400, OFF(access_token_ttl), FOR_SERVE},
+    {"--refresh-token-ttl", "RECTIFY_REFRESH_TOKEN_TTL", "1209600",
+     "refresh token lifetime, seconds", OPT_INT, 300, 7776000, OFF(refresh_token_ttl),
+     FOR_SERVE},
+    {"--jwks-url", "RECTIFY_JWKS_URL", NULL,
+     "JWKS of the provincial identity platform (its tokens are accepted too)", OPT_STRING, 0,
+     0, OFF(jwks_url), FOR_SERVE},
+    {"--external-issuer", "RECTIFY_EXTERNAL_ISSUER", NULL, "iss of the platform's tokens",
+     OPT_STRING, 0, 0, OFF(external_issuer), FOR_SERVE},
+    {"--external-audience", "RECTIFY_EXTERNAL_AUDIENCE", NULL,
+     "aud the platform's tokens must carry for us", OPT_STRING, 0, 0, OFF(external_audience),
      FOR_SERVE},
     {"--test-routes", "RECTIFY_TEST_ROUTES", "false",
      "mount /api/v1/_test/* routes used by the test suite; never in production",
@@ -145,9 +170,14 @@ static int apply(struct config *cfg, const struct option_def *o, const char *val
     return -1;
 }
 
+static unsigned command_mask(enum config_command cmd)
+{
+    return cmd == CMD_SERVE ? FOR_SERVE : cmd == CMD_MIGRATE ? FOR_MIGRATE : FOR_USER;
+}
+
 void config_usage(enum config_command cmd, FILE *out)
 {
-    unsigned mask = cmd == CMD_SERVE ? FOR_SERVE : FOR_MIGRATE;
+    unsigned mask = command_mask(cmd);
     fprintf(out, "Options (each flag can also be set by its environment variable):\n");
     for (size_t i = 0; i < N_OPTIONS; i++) {
         const struct option_def *o = &options[i];
@@ -163,7 +193,7 @@ void config_usage(enum config_command cmd, FILE *out)
 int config_load(struct config *cfg, enum config_command cmd, int argc, char **argv,
                 char *err, size_t errlen, FILE *out)
 {
-    unsigned mask = cmd == CMD_SERVE ? FOR_SERVE : FOR_MIGRATE;
+    unsigned mask = command_mask(cmd);
     memset(cfg, 0, sizeof *cfg);
     for (size_t i = 0; i < N_OPTIONS; i++) {
         const struct option_def *o = &options[i];
@@ -206,6 +236,24 @@ int config_load(struct config *cfg, enum config_command cmd, int argc, char **ar
     if (!cfg->database_url || !*cfg->database_url) {
         snprintf(err, errlen, "RECTIFY_DATABASE_URL is not set (or pass --database-url)");
         return -1;
+    }
+    if (cmd == CMD_SERVE) {
+        if (cfg->jwt_secret && !*cfg->jwt_secret)
+            cfg->jwt_secret = NULL;
+        if (cfg->jwt_private_key_file && !*cfg->jwt_private_key_file)
+            cfg->jwt_private_key_file = NULL;
+        if (!cfg->jwt_secret && !cfg->jwt_private_key_file) {
+            snprintf(err, errlen,
+                     "RECTIFY_JWT_SECRET or RECTIFY_JWT_PRIVATE_KEY_FILE must be set");
+            return -1;
+        }
+        if (cfg->jwks_url && *cfg->jwks_url &&
+            (!cfg->external_issuer || !*cfg->external_issuer || !cfg->external_audience ||
+             !*cfg->external_audience)) {
+            snprintf(err, errlen, "RECTIFY_JWKS_URL needs RECTIFY_EXTERNAL_ISSUER and "
+                                  "RECTIFY_EXTERNAL_AUDIENCE");
+            return -1;
+        }
     }
     return 0;
 }

@@ -27,6 +27,8 @@ ADMIN_URL = os.environ.get("RECTIFY_TEST_DATABASE_URL", "")
 SANITIZED = os.environ.get("RECTIFY_SANITIZED", "0") in ("1", "ON", "TRUE", "true")
 # Sanitized binaries start and run slower; scale waits, never assertions.
 SLOW = 4 if SANITIZED else 1
+TEST_JWT_SECRET = "test-secret-0123456789-abcdefghijklmnop"
+DEFAULT_PASSWORD = "Passw0rd-Demo-1"
 
 
 def require_env():
@@ -83,6 +85,21 @@ def migrate(url):
         raise RuntimeError("migrate failed: %s" % p.stderr)
 
 
+def create_user(database_url, username, org_code, roles, password=DEFAULT_PASSWORD,
+                display_name=None):
+    """Creates a user through `rectify user create` (as the database owner)."""
+    args = ["user", "create", "--username", username, "--org", org_code, "--password-stdin"]
+    for role in ([roles] if isinstance(roles, str) else roles):
+        args += ["--role", role]
+    if display_name:
+        args += ["--display-name", display_name]
+    p = run_cli(args, env={"RECTIFY_DATABASE_URL": database_url}, stdin=password + "\n")
+    if p.returncode != 0:
+        raise RuntimeError("user create failed: %s" % p.stderr)
+    return int(psql("SELECT id FROM users WHERE username = lower('%s')" % username.replace("'", "''"),
+                    urllib.parse.urlsplit(database_url).path.lstrip("/")))
+
+
 class Response:
     def __init__(self, status, headers, body):
         self.status = status
@@ -113,6 +130,7 @@ class Service:
             "RECTIFY_THREADS": "16",
             "RECTIFY_DB_POOL": "4",
             "RECTIFY_LOG_LEVEL": "info",
+            "RECTIFY_JWT_SECRET": TEST_JWT_SECRET,
         })
         env.update(extra_env or {})
         self.proc = subprocess.Popen([BIN, "serve"] + (args or []), env=env,
@@ -204,6 +222,13 @@ class Service:
             return out
         finally:
             s.close()
+
+    def login(self, username, password=DEFAULT_PASSWORD):
+        """Signs in; returns the access token (raises on failure)."""
+        r = self.post("/api/v1/auth/token", {"username": username, "password": password})
+        if r.status != 200:
+            raise RuntimeError("sign-in of %s failed: %r" % (username, r))
+        return r.json["access_token"]
 
     def signal(self, sig):
         self.proc.send_signal(sig)

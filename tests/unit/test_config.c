@@ -34,6 +34,11 @@ int main(void)
     CHECK(strstr(err, "RECTIFY_DATABASE_URL") != NULL);
 
     setenv("RECTIFY_DATABASE_URL", "postgresql:///x", 1);
+    unsetenv("RECTIFY_JWT_SECRET");
+    unsetenv("RECTIFY_JWT_PRIVATE_KEY_FILE");
+    CHECK_INT(load(&c, 0, NULL, err), -1); /* serve needs a signing key */
+    CHECK(strstr(err, "RECTIFY_JWT_SECRET") != NULL);
+    setenv("RECTIFY_JWT_SECRET", "0123456789abcdef0123456789abcdef", 1);
     setenv("RECTIFY_THREADS", "12", 1);
     CHECK_INT(load(&c, 0, NULL, err), 0);
     CHECK_STR(c.database_url, "postgresql:///x");
@@ -42,6 +47,14 @@ int main(void)
     CHECK_INT(c.db_pool, 8);
     CHECK_INT(c.max_body, 1048576);
     CHECK(!c.migrate);
+    CHECK_INT(c.access_token_ttl, 900);
+    CHECK_STR(c.jwt_issuer, "rectify");
+    setenv("RECTIFY_JWKS_URL", "https://idp.example/jwks", 1);
+    CHECK_INT(load(&c, 0, NULL, err), -1); /* needs the external issuer/audience */
+    setenv("RECTIFY_EXTERNAL_ISSUER", "https://idp.example", 1);
+    setenv("RECTIFY_EXTERNAL_AUDIENCE", "rectify", 1);
+    CHECK_INT(load(&c, 0, NULL, err), 0);
+    unsetenv("RECTIFY_JWKS_URL");
 
     char *argv[] = {"--threads", "3", "--max-body=2k", "--migrate", "--log-level", "warn"};
     CHECK_INT(load(&c, 6, argv, err), 0);

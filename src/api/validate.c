@@ -1,0 +1,202 @@
+#include "rectify/validate.h"
+
+#include "rectify/arena.h"
+#include "rectify/http.h"
+
+#include <cJSON.h>
+#include <math.h>
+#include <string.h>
+
+bool utf8_valid(const char *s, size_t len, size_t *chars)
+{
+    const unsigned char *p = (const unsigned char *)s;
+    size_t n = 0;
+    for (size_t i = 0; i < len; n++) {
+        unsigned char c = p[i];
+        size_t extra;
+        unsigned cp;
+        if (c == 0)
+            return false;
+        if (c < 0x80) {
+            i++;
+            continue;
+        } else if ((c & 0xE0) == 0xC0) {
+            extra = 1;
+            cp = c & 0x1F;
+        } else if ((c & 0xF0) == 0xE0) {
+            extra = 2;
+            cp = c & 0x0F;
+        } else if ((c & 0xF8) == 0xF0) {
+            extra = 3;
+            cp = c & 0x07;
+        } else {
+            return false;
+        }
+        if (i + extra >= len)
+            return false;
+        for (size_t k = 1; k <= extra; k++) {
+            if ((p[i + k] & 0xC0) != 0x80)
+                return false;
+            cp = (cp << 6) | (p[i + k] & 0x3F);
+        }
+        /* Overlong forms, surrogates and values past U+10FFFF. */
+        if ((extra == 1 && cp < 0x80) || (extra == 2 && cp < 0x800) ||
+            (extra == 3 && cp < 0x10000) || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
+            return false;
+        i += extra + 1;
+    }
+    if (chars)
+        *chars = n;
+    return true;
+}
+
+struct collector {
+    struct arena *arena;
+    struct field_error *errs;
+    size_t n, max;
+};
+
+static void add(struct collector *c, const char *name, long index, const char *message)
+{
+    if (c->n >= c->max)
+        return;
+    /* JSON pointer escaping: ~ -> ~0, / -> ~1 (names are ours or the client's). */
+    char esc[256];
+    size_t o = 0;
+    for (const char *p = name; *p && o + 3 < sizeof esc; p++) {
+        if (*p == '~' || *p == '/') {
+            esc[o++] = '~';
+            esc[o++] = *p == '~' ? '0' : '1';
+        } else {
+            esc[o++] = *p;
+        }
+    }
+    esc[o] = '\0';
+    c->errs[c->n].pointer = index >= 0 ? arena_printf(c->arena, "/%s/%ld", esc, index)
+                                       : arena_printf(c->arena, "/%s", esc);
+    c->errs[c->n].message = message;
+    c->errs[c->n].parameter = NULL;
+    c->n++;
+}
+
+static bool in_list(const char *const *list, const char *s)
+{
+    for (; *list; list++)
+        if (strcmp(*list, s) == 0)
+            return true;
+    return false;
+}
+
+/* Checks one string value; returns NULL or a message. */
+static const char *check_string(struct arena *a, const struct vfield *f, const cJSON *v)
+{
+    if (!cJSON_IsString(v))
+        return "must be a string";
+    size_t chars;
+    if (!utf8_valid(v->valuestring, strlen(v->valuestring), &chars))
+        return "must be valid UTF-8 text";
+    if ((long long)chars < f->min || (f->max && (long long)chars > f->max))
+        return f->max ? arena_printf(a, "must be %lld to %lld characters long", f->min, f->max)
+                      : arena_printf(a, "must be at least %lld characters long", f->min);
+    if (f->one_of && !in_list(f->one_of, v->valuestring)) {
+        char list[512] = "";
+        for (const char *const *p = f->one_of; *p; p++) {
+            if (list[0])
+                strncat(list, ", ", sizeof list - strlen(list) - 1);
+            strncat(list, *p, sizeof list - strlen(list) - 1);
+        }
+        return arena_printf(a, "must be one of: %s", list);
+    }
+    if (f->check && !f->check(v->valuestring))
+        return f->check_message ? f->check_message : "has the wrong form";
+    return NULL;
+}
+
+size_t validate_object(struct arena *arena, const cJSON *obj, const struct vfield *fields,
+                       size_t nfields, struct field_error *errs, size_t maxerrs)
+{
+    struct collector c = {arena, errs, 0, maxerrs};
+    if (!cJSON_IsObject(obj)) {
+        errs[0] = (struct field_error){.pointer = "", .message = "must be a JSON object"};
+        return 1;
+    }
+    for (const cJSON *m = obj->child; m; m = m->next) {
+        bool known = false;
+        for (size_t i = 0; i < nfields && !known; i++)
+            known = strcmp(fields[i].name, m->string) == 0;
+        if (!known)
+            add(&c, m->string, -1, "is not a known field");
+    }
+    for (size_t i = 0; i < nfields; i++) {
+        const struct vfield *f = &fields[i];
+        const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, f->name);
+        if (!v) {
+            if (f->required)
+                add(&c, f->name, -1, "is required");
+            continue;
+        }
+        if (cJSON_IsNull(v)) {
+            if (!f->nullable)
+                add(&c, f->name, -1, "must not be null");
+            continue;
+        }
+        const char *msg = NULL;
+        switch (f->type) {
+        case V_STRING:
+            msg = check_string(arena, f, v);
+            break;
+        case V_INT:
+            if (!cJSON_IsNumber(v) || v->valuedouble != floor(v->valuedouble) ||
+                fabs(v->valuedouble) > 9007199254740991.0)
+                msg = "must be an integer";
+            else if (v->valuedouble < (double)f->min || v->valuedouble > (double)f->max)
+                msg = arena_printf(arena, "must be between %lld and %lld", f->min, f->max);
+            break;
+        case V_BOOL:
+            if (!cJSON_IsBool(v))
+                msg = "must be true or false";
+            break;
+        case V_STRING_ARRAY: {
+            if (!cJSON_IsArray(v)) {
+                msg = "must be an array";
+                break;
+            }
+            int count = cJSON_GetArraySize(v);
+            if (count < f->min || (f->max && count > f->max)) {
+                msg = arena_printf(arena, "must have %lld to %lld items", f->min, f->max);
+                break;
+            }
+            struct vfield item = *f;
+            item.min = 1;
+            item.max = 200;
+            long idx = 0;
+            for (const cJSON *it = v->child; it; it = it->next, idx++) {
+                const char *im = check_string(arena, &item, it);
+                for (const cJSON *prev = v->child; !im && prev != it; prev = prev->next)
+                    if (strcmp(prev->valuestring, it->valuestring) == 0)
+                        im = "is repeated";
+                if (im)
+                    add(&c, f->name, idx, im);
+            }
+            break;
+        }
+        }
+        if (msg)
+            add(&c, f->name, -1, msg);
+    }
+    return c.n;
+}
+
+bool validate_or_reply(struct req *r, const cJSON *obj, const struct vfield *fields,
+                       size_t nfields)
+{
+    struct field_error errs[VALIDATE_MAX_ERRORS];
+    size_t n = validate_object(r->arena, obj, fields, nfields, errs, VALIDATE_MAX_ERRORS);
+    if (n == 0)
+        return true;
+    reply_problem_errors(r, 422, "validation_failed",
+                         n == 1 ? "The request body has 1 invalid field."
+                                : arena_printf(r->arena, "The request body has %zu invalid fields.", n),
+                         errs, n);
+    return false;
+}
