@@ -33,7 +33,7 @@ BEGIN
       FROM users u JOIN orgs o ON o.id = u.org_id
      WHERE u.id = p_user_id AND u.token_epoch = p_epoch AND NOT u.disabled;
     IF NOT FOUND THEN
-        RAISE EXCEPTION 'The access token is no longer valid.'
+        RAISE EXCEPTION 'The access token is not valid.'
             USING ERRCODE = 'RX401', HINT = 'invalid_token';
     END IF;
     PERFORM set_config('rectify.user_id', caller.id::text, true),

@@ -10,7 +10,7 @@
  *
  * Build (the lead's CMake does this with -DRECTIFY_FUZZ=ON):
  *   clang -g -O1 -fsanitize=fuzzer,address,undefined -Iinclude \
- *     tests/fuzz/fuzz_jwt.c src/auth/*.c $(pkg-config --cflags --libs \
+ *     tests/fuzz/fuzz_jwt.c src/auth/{jwt,jwks,password,permissions}.c $(pkg-config --cflags --libs \
  *     libjwt libcjson libsodium libcurl) -lcrypto
  * Without libFuzzer, -DFUZZ_STANDALONE gives a main() that runs the files
  * named on the command line once each (a corpus regression run). */
