@@ -20,10 +20,11 @@ static void usage(FILE *out)
 {
     fprintf(out,
             "usage: rectify user create --username U --org CODE --role R [--role R2 ...]\n"
-            "                          [--display-name NAME] --password-stdin\n"
+            "                          [--display-name NAME] [--if-missing] --password-stdin\n"
             "       rectify user passwd --username U --password-stdin\n\n"
             "The password is read from standard input (one line). Roles: admin, office,\n"
-            "leader, unit, acceptor, inspector, discipline, integration, viewer.\n\n");
+            "leader, unit, acceptor, inspector, discipline, integration, viewer.\n"
+            "--if-missing leaves an existing user as it is (exit 0).\n\n");
     config_usage(CMD_USER, out);
 }
 
@@ -32,6 +33,7 @@ struct user_args {
     const char *roles[ROLE_COUNT];
     int nroles;
     bool password_stdin;
+    bool if_missing;
     char *rest[16]; /* options left for config_load */
     int nrest;
 };
@@ -55,6 +57,9 @@ static int parse(int argc, char **argv, struct user_args *a)
             slot = &a->roles[a->nroles++];
         } else if (strcmp(arg, "--password-stdin") == 0) {
             a->password_stdin = true;
+            continue;
+        } else if (strcmp(arg, "--if-missing") == 0) {
+            a->if_missing = true;
             continue;
         } else {
             if (a->nrest == 16) {
@@ -165,6 +170,16 @@ int cli_user(int argc, char **argv)
     if (exec(c, "BEGIN", 0, NULL, NULL) ||
         exec(c, "SELECT set_config('rectify.request_id', $1, true)", 1, ctx, NULL))
         goto out;
+    if (create && a.if_missing) {
+        const char *p[] = {a.username};
+        if (exec(c, "SELECT 1 FROM users WHERE username = lower($1)", 1, p, &rows))
+            goto out;
+        if (rows == 1) {
+            printf("user %s exists; left as it is\n", a.username);
+            rc = 0;
+            goto out;
+        }
+    }
     if (create) {
         char roles[160], pgroles[170];
         perm_roles_to_csv(mask, roles, sizeof roles);

@@ -38,6 +38,12 @@ extern const struct route ops_routes[];
 extern const size_t ops_routes_count;
 extern const struct route auth_routes[];
 extern const size_t auth_routes_count;
+extern const struct route orgs_routes[];
+extern const size_t orgs_routes_count;
+extern const struct route users_routes[];
+extern const size_t users_routes_count;
+extern const struct route audit_routes[];
+extern const size_t audit_routes_count;
 extern const struct route testing_routes[];
 extern const size_t testing_routes_count;
 

@@ -113,7 +113,8 @@ int jwt_keyset_replace_external(struct jwt_keyset *ks,
  * At least one must be given.  With both, the asymmetric key signs and the
  * HS256 key still verifies (useful while migrating).  On error returns a
  * negative jwt_error and writes an English message into err (if not NULL),
- * e.g. "RECTIFY_JWT_SECRET must be at least 32 bytes". */
+ * e.g. "RECTIFY_JWT_SECRET must be at least 32 bytes"; the key set is then
+ * unchanged (short of out-of-memory).  Treat an error as fatal at start. */
 int jwt_keyset_from_config(struct jwt_keyset *ks,
                            const char *hs256_secret_or_null,
                            const char *private_key_file_or_null,

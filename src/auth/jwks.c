@@ -22,10 +22,11 @@
 
 #define JWKS_MAX_DOCUMENT (1024u * 1024u)
 
-static void set_err(char *err, size_t errlen, const char *fmt, const char *arg)
+/* err = msg followed by detail (may be NULL), truncated to errlen. */
+static void set_err(char *err, size_t errlen, const char *msg, const char *detail)
 {
     if (err && errlen)
-        snprintf(err, errlen, fmt, arg ? arg : "");
+        snprintf(err, errlen, "%s%s", msg, detail ? detail : "");
 }
 
 /* ---- JWK → PEM -------------------------------------------------------- */
@@ -212,16 +213,16 @@ static bool jwk_to_key(const cJSON *jwk, const struct jwks_keys *have,
 int jwks_parse(const char *json, size_t len, struct jwks_keys **out,
                char *err, size_t errlen)
 {
-    set_err(err, errlen, "%s", "");
+    set_err(err, errlen, "", NULL);
     if (!out)
         return JWKS_E_ARG;
     *out = NULL;
     if (!json) {
-        set_err(err, errlen, "%s", "no JWKS document");
+        set_err(err, errlen, "no JWKS document", NULL);
         return JWKS_E_ARG;
     }
     if (len > JWKS_MAX_DOCUMENT) {
-        set_err(err, errlen, "%s", "JWKS document larger than 1 MiB");
+        set_err(err, errlen, "JWKS document larger than 1 MiB", NULL);
         return JWKS_E_JSON;
     }
     const char *end = NULL;
@@ -241,13 +242,13 @@ int jwks_parse(const char *json, size_t len, struct jwks_keys **out,
                            : NULL;
     if (!cJSON_IsArray(arr)) {
         cJSON_Delete(root);
-        set_err(err, errlen, "%s", "not a JWKS document (no \"keys\" array)");
+        set_err(err, errlen, "not a JWKS document (no \"keys\" array)", NULL);
         return JWKS_E_JSON;
     }
     struct jwks_keys *keys = calloc(1, sizeof *keys);
     if (!keys) {
         cJSON_Delete(root);
-        set_err(err, errlen, "%s", "out of memory");
+        set_err(err, errlen, "out of memory", NULL);
         return JWKS_E_NOMEM;
     }
     for (const cJSON *jwk = arr->child; jwk && keys->count < JWKS_MAX_KEYS;
@@ -257,9 +258,9 @@ int jwks_parse(const char *json, size_t len, struct jwks_keys **out,
     cJSON_Delete(root);
     if (keys->count == 0) {
         jwks_keys_free(keys);
-        set_err(err, errlen, "%s",
+        set_err(err, errlen,
                 "JWKS has no usable signing key (RSA >= 2048 bits / RS256 or "
-                "EC P-256 / ES256, with kid)");
+                "EC P-256 / ES256, with kid)", NULL);
         return JWKS_E_NO_KEYS;
     }
     *out = keys;
@@ -299,8 +300,9 @@ static bool ascii_caseeq(const char *a, const char *b)
     return *a == *b;
 }
 
-/* Parse and check the URL; returns a CURLU the caller frees, or NULL. */
-static CURLU *url_checked(const char *url, char *err, size_t errlen)
+/* Parse and check the URL; returns a CURLU the caller frees, or NULL.
+ * *loopback tells whether it is one of the plain-http test URLs. */
+static CURLU *url_checked(const char *url, bool *loopback, char *err, size_t errlen)
 {
     CURLU *u = curl_url();
     char *scheme = NULL, *host = NULL;
@@ -308,18 +310,20 @@ static CURLU *url_checked(const char *url, char *err, size_t errlen)
     if (u && curl_url_set(u, CURLUPART_URL, url, 0) == CURLUE_OK &&
         curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) == CURLUE_OK &&
         curl_url_get(u, CURLUPART_HOST, &host, 0) == CURLUE_OK) {
+        *loopback = ascii_caseeq(host, "127.0.0.1") || ascii_caseeq(host, "localhost") ||
+                    strcmp(host, "[::1]") == 0;
         if (ascii_caseeq(scheme, "https"))
             ok = true;
         else if (ascii_caseeq(scheme, "http"))
-            ok = ascii_caseeq(host, "127.0.0.1") || ascii_caseeq(host, "localhost") ||
-                 strcmp(host, "[::1]") == 0;
+            ok = *loopback;
     }
     curl_free(scheme);
     curl_free(host);
     if (!ok) {
         curl_url_cleanup(u);
-        set_err(err, errlen, "%s",
-                "JWKS URL must be https:// (http:// only to 127.0.0.1 or localhost)");
+        set_err(err, errlen,
+                "JWKS URL must be https:// (http:// only to 127.0.0.1 or localhost)",
+                NULL);
         return NULL;
     }
     return u;
@@ -362,22 +366,23 @@ static size_t sink_write(char *data, size_t size, size_t nmemb, void *userdata)
 int jwks_fetch(const char *url, long timeout_ms, size_t max_bytes,
                char **body_out, size_t *len_out, char *err, size_t errlen)
 {
-    set_err(err, errlen, "%s", "");
+    set_err(err, errlen, "", NULL);
     if (body_out)
         *body_out = NULL;
     if (len_out)
         *len_out = 0;
     if (!url || !body_out || !len_out || timeout_ms <= 0 || max_bytes == 0 ||
         max_bytes > 64u * 1024u * 1024u) {
-        set_err(err, errlen, "%s", "invalid arguments");
+        set_err(err, errlen, "invalid arguments", NULL);
         return JWKS_E_ARG;
     }
     pthread_once(&curl_once, curl_init_once);
     if (curl_init_rc != CURLE_OK) {
-        set_err(err, errlen, "%s", "libcurl initialisation failed");
+        set_err(err, errlen, "libcurl initialisation failed", NULL);
         return JWKS_E_NETWORK;
     }
-    CURLU *u = url_checked(url, err, errlen);
+    bool loopback = false;
+    CURLU *u = url_checked(url, &loopback, err, errlen);
     if (!u)
         return JWKS_E_URL;
 
@@ -388,7 +393,7 @@ int jwks_fetch(const char *url, long timeout_ms, size_t max_bytes,
     struct curl_slist *hdrs = curl_slist_append(NULL, "Accept: application/jwk-set+json, application/json");
     CURL *c = curl_easy_init();
     if (!c || !hdrs) {
-        set_err(err, errlen, "%s", "out of memory");
+        set_err(err, errlen, "out of memory", NULL);
         goto done;
     }
     long connect_ms = timeout_ms / 2 > 0 ? timeout_ms / 2 : 1;
@@ -407,6 +412,8 @@ int jwks_fetch(const char *url, long timeout_ms, size_t max_bytes,
     curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdrs);
     curl_easy_setopt(c, CURLOPT_USERAGENT, "rectify-jwks/1");
     curl_easy_setopt(c, CURLOPT_ERRORBUFFER, curl_err);
+    if (loopback) /* never send a loopback request through a proxy */
+        curl_easy_setopt(c, CURLOPT_NOPROXY, "*");
 
     CURLcode cr = curl_easy_perform(c);
     if (cr == CURLE_OK)
@@ -414,22 +421,22 @@ int jwks_fetch(const char *url, long timeout_ms, size_t max_bytes,
 
     if (s.too_large || cr == CURLE_FILESIZE_EXCEEDED) {
         rc = JWKS_E_TOO_LARGE;
-        set_err(err, errlen, "%s", "JWKS response larger than the limit");
+        set_err(err, errlen, "JWKS response larger than the limit", NULL);
     } else if (s.nomem) {
         rc = JWKS_E_NOMEM;
-        set_err(err, errlen, "%s", "out of memory");
+        set_err(err, errlen, "out of memory", NULL);
     } else if (cr == CURLE_OPERATION_TIMEDOUT) {
         rc = JWKS_E_TIMEOUT;
-        set_err(err, errlen, "JWKS fetch timed out: %s", curl_err);
+        set_err(err, errlen, "JWKS fetch timed out: ", curl_err);
     } else if (cr != CURLE_OK) {
         rc = JWKS_E_NETWORK;
-        set_err(err, errlen, "JWKS fetch failed: %s",
+        set_err(err, errlen, "JWKS fetch failed: ",
                 *curl_err ? curl_err : curl_easy_strerror(cr));
     } else if (status != 200) {
         char msg[64];
-        snprintf(msg, sizeof msg, "%ld", status);
+        snprintf(msg, sizeof msg, "%ld (want 200)", status);
         rc = JWKS_E_HTTP_STATUS;
-        set_err(err, errlen, "JWKS fetch answered HTTP %s (want 200)", msg);
+        set_err(err, errlen, "JWKS fetch answered HTTP ", msg);
     } else {
         if (!s.buf) { /* empty 200 body */
             s.buf = calloc(1, 1);

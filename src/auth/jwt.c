@@ -836,20 +836,16 @@ int jwt_keyset_from_config(struct jwt_keyset *ks, const char *hs256_secret_or_nu
                 "no JWT signing key: set RECTIFY_JWT_SECRET or a private key file");
         return JWT_E_KEY;
     }
-    if (have_secret) {
-        size_t len = strlen(hs256_secret_or_null);
-        if (len < JWT_MIN_SECRET_BYTES) {
-            set_err(err, errlen, "RECTIFY_JWT_SECRET must be at least 32 bytes");
-            return JWT_E_KEY;
-        }
-        int rc = jwt_keyset_add_hs256(ks, NULL, (const unsigned char *)hs256_secret_or_null,
-                                      len, issuer, audience);
-        if (rc) {
-            set_err(err, errlen, rc == JWT_E_NOMEM ? "out of memory"
-                                                   : "RECTIFY_JWT_SECRET is not usable");
-            return rc;
-        }
+    size_t secret_len = have_secret ? strlen(hs256_secret_or_null) : 0;
+    if (have_secret && (secret_len < JWT_MIN_SECRET_BYTES || secret_len > 4096)) {
+        set_err(err, errlen, secret_len < JWT_MIN_SECRET_BYTES
+                                 ? "RECTIFY_JWT_SECRET must be at least 32 bytes"
+                                 : "RECTIFY_JWT_SECRET must be at most 4096 bytes");
+        return JWT_E_KEY;
     }
+
+    /* The key file first: everything that can be wrong with the
+     * configuration is found before the key set is changed. */
     if (have_file) {
         char *pem = read_small_file(private_key_file_or_null, err, errlen);
         if (!pem)
@@ -880,6 +876,15 @@ int jwt_keyset_from_config(struct jwt_keyset *ks, const char *hs256_secret_or_nu
         free(pem);
         if (rc)
             return rc;
+    }
+    if (have_secret) {
+        int rc = jwt_keyset_add_hs256(ks, NULL, (const unsigned char *)hs256_secret_or_null,
+                                      secret_len, issuer, audience);
+        if (rc) {
+            set_err(err, errlen, rc == JWT_E_NOMEM ? "out of memory"
+                                                   : "RECTIFY_JWT_SECRET is not usable");
+            return rc;
+        }
     }
     return 0;
 }

@@ -564,7 +564,8 @@ static void test_config(void)
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         char *path = write_temp(bad[i].content);
-        CHECK(jwt_keyset_from_config(ks, NULL, path, ISS, AUD, err, sizeof err) < 0);
+        /* with a valid secret too: nothing is added when the file is bad */
+        CHECK(jwt_keyset_from_config(ks, SECRET, path, ISS, AUD, err, sizeof err) < 0);
         if (!strstr(err, bad[i].msg))
             fprintf(stderr, "config case %zu: \"%s\"\n", i, err);
         CHECK(strstr(err, bad[i].msg) != NULL);
@@ -591,6 +592,9 @@ static void test_config(void)
     free(p384_priv);
 
     /* nothing was added by the failures */
+    char desc[128];
+    jwt_keyset_describe(ks, desc, sizeof desc);
+    CHECK_STR(desc, "signing=none kid=- local=0 external=0");
     char *jwks = NULL;
     CHECK_INT(jwt_keyset_public_jwks(ks, &jwks), 0);
     CHECK_STR(jwks, "{\"keys\":[]}");
