@@ -41,6 +41,8 @@ struct req {
     long long bytes_out;
     bool responded;
     bool close_connection;
+    bool streaming;         /* reply_stream_begin was called */
+    bool continue_sent;     /* "100 Continue" answered */
 };
 
 /* --- reading the request --------------------------------------------------- */
@@ -60,6 +62,19 @@ void reply_empty(struct req *r, int status);
 
 /* One validation error: either a JSON pointer into the body ("/name", ""
  * for the whole body) or the name of a query parameter. */
+/* Streaming answers (exports, downloads): chunked transfer encoding, so no
+ * length is needed up front and nothing has to be held in memory. begin
+ * sends the status and headers (plus those added by reply_header); write
+ * returns 0, or -1 when the client went away (stop producing); end sends the
+ * last chunk. A streamed answer counts as answered from begin on. */
+void reply_stream_begin(struct req *r, int status, const char *content_type);
+int reply_stream_write(struct req *r, const void *data, size_t len);
+void reply_stream_end(struct req *r);
+
+/* Reading a ROUTE_RAW_BODY body in pieces: answers "Expect: 100-continue"
+ * on the first call, then returns bytes read, 0 at the end, -1 on error. */
+long req_read(struct req *r, void *buf, size_t len);
+
 struct field_error {
     const char *pointer;
     const char *message;

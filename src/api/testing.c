@@ -5,6 +5,7 @@
 #include "rectify/api.h"
 
 #include <cJSON.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -74,7 +75,43 @@ static void sqlstate(struct req *r)
     reply_problem_errors(r, 400, "invalid_parameter", "Bad query parameter.", &e, 1);
 }
 
+/* Streams ?lines= numbered lines as a chunked answer. */
+static void stream(struct req *r)
+{
+    const char *n = req_query(r, "lines");
+    long lines = n ? strtol(n, NULL, 10) : 0;
+    if (lines < 0 || lines > 1000000)
+        lines = 0;
+    reply_stream_begin(r, 200, "text/plain; charset=utf-8");
+    char line[32];
+    for (long i = 0; i < lines; i++) {
+        int len = snprintf(line, sizeof line, "%ld\n", i);
+        if (reply_stream_write(r, line, (size_t)len))
+            return;
+    }
+    reply_stream_end(r);
+}
+
+/* Reads a raw body of any size in pieces; answers its length. */
+static void count(struct req *r)
+{
+    char chunk[65536];
+    long long total = 0;
+    long n;
+    while ((n = req_read(r, chunk, sizeof chunk)) > 0)
+        total += n;
+    if (n < 0) {
+        reply_problem(r, 400, "incomplete_body", "The request body ended early.");
+        return;
+    }
+    char body[64];
+    int len = snprintf(body, sizeof body, "{\"bytes\":%lld}", total);
+    reply_json(r, 200, body, (size_t)len);
+}
+
 const struct route testing_routes[] = {
+    {"GET", "/api/v1/_test/stream", stream, 0, ROUTE_INTERNAL},
+    {"POST", "/api/v1/_test/count", count, 0, ROUTE_RAW_BODY | ROUTE_INTERNAL},
     {"POST", "/api/v1/_test/echo", echo, 0, ROUTE_JSON_BODY | ROUTE_INTERNAL},
     {"GET", "/api/v1/_test/sleep", sleep_ms, 0, ROUTE_INTERNAL},
     {"GET", "/api/v1/_test/sqlstate", sqlstate, 0, ROUTE_INTERNAL},

@@ -88,51 +88,120 @@ void reply_header(struct req *r, const char *name, const char *value)
 /* Writes status line, headers and body ourselves in one mg_write: CivetWeb's
  * mg_response_header_* cannot follow an interim "100 Continue", and one
  * write per response is also the fastest. */
-static void send_response(struct req *r, int status, const char *content_type,
-                          const void *body, size_t len)
+/* Status line and headers, without the blank line that ends them. len < 0
+ * means a chunked body. */
+static void build_head(struct req *r, struct buf *b, int status, const char *content_type,
+                       long long len)
 {
-    if (r->responded) {
-        log_msg(LOG_ERROR, r->request_id, "handler answered twice (status %d)", status);
-        return;
-    }
-    r->responded = true;
-    r->status = status;
-
     char date[64];
     time_t now = time(NULL);
     struct tm tm;
     gmtime_r(&now, &tm);
     strftime(date, sizeof date, "%a, %d %b %Y %H:%M:%S GMT", &tm);
 
-    struct buf b;
-    buf_init(&b, 0);
-    buf_printf(&b,
-               "HTTP/1.1 %d %s\r\nDate: %s\r\nContent-Length: %zu\r\n"
-               "X-Request-Id: %s\r\nX-Content-Type-Options: nosniff\r\n"
-               "Cache-Control: no-store\r\n",
-               status, http_status_title(status), date, len, r->request_id);
+    buf_printf(b,
+               "HTTP/1.1 %d %s\r\nDate: %s\r\nX-Request-Id: %s\r\n"
+               "X-Content-Type-Options: nosniff\r\nCache-Control: no-store\r\n",
+               status, http_status_title(status), date, r->request_id);
+    if (len >= 0)
+        buf_printf(b, "Content-Length: %lld\r\n", len);
+    else
+        buf_puts(b, "Transfer-Encoding: chunked\r\n");
     if (content_type)
-        buf_printf(&b, "Content-Type: %s\r\n", content_type);
+        buf_printf(b, "Content-Type: %s\r\n", content_type);
     if (r->cors_origin)
-        buf_printf(&b,
+        buf_printf(b,
                    "Access-Control-Allow-Origin: %s\r\nVary: Origin\r\n"
                    "Access-Control-Expose-Headers: X-Request-Id, ETag, Location, "
                    "Retry-After, Allow\r\n",
                    r->cors_origin);
     const char *conn_hdr = req_header(r, "Connection");
     if (r->close_connection)
-        buf_puts(&b, "Connection: close\r\n");
+        buf_puts(b, "Connection: close\r\n");
     else if (conn_hdr && strcasecmp(conn_hdr, "keep-alive") == 0)
-        buf_puts(&b, "Connection: keep-alive\r\n");
+        buf_puts(b, "Connection: keep-alive\r\n");
     for (struct resp_header *h = r->headers; h; h = h->next)
-        buf_printf(&b, "%s: %s\r\n", h->name, h->value);
-    buf_puts(&b, "\r\n");
+        buf_printf(b, "%s: %s\r\n", h->name, h->value);
+    buf_puts(b, "\r\n");
+}
+
+static bool answer_once(struct req *r, int status)
+{
+    if (r->responded) {
+        log_msg(LOG_ERROR, r->request_id, "handler answered twice (status %d)", status);
+        return false;
+    }
+    r->responded = true;
+    r->status = status;
+    return true;
+}
+
+static void send_response(struct req *r, int status, const char *content_type,
+                          const void *body, size_t len)
+{
+    if (!answer_once(r, status))
+        return;
+    struct buf b;
+    buf_init(&b, 0);
+    build_head(r, &b, status, content_type, (long long)len);
     if (len && strcmp(r->method, "HEAD") != 0)
         buf_append(&b, body, len);
     if (b.data && mg_write(r->conn, b.data, b.len) < 0)
         log_msg(LOG_INFO, r->request_id, "client went away before the response was sent");
     buf_free(&b);
     r->bytes_out = (long long)len;
+}
+
+void reply_stream_begin(struct req *r, int status, const char *content_type)
+{
+    if (!answer_once(r, status))
+        return;
+    r->streaming = true;
+    struct buf b;
+    buf_init(&b, 0);
+    build_head(r, &b, status, content_type, -1);
+    if (b.data && mg_write(r->conn, b.data, b.len) < 0)
+        r->streaming = false;
+    buf_free(&b);
+}
+
+int reply_stream_write(struct req *r, const void *data, size_t len)
+{
+    if (!r->streaming)
+        return -1;
+    if (len == 0)
+        return 0;
+    char size[24];
+    int n = snprintf(size, sizeof size, "%zx\r\n", len);
+    if (mg_write(r->conn, size, (size_t)n) < 0 || mg_write(r->conn, data, len) < 0 ||
+        mg_write(r->conn, "\r\n", 2) < 0) {
+        r->streaming = false;
+        log_msg(LOG_INFO, r->request_id, "client went away during a streamed answer");
+        return -1;
+    }
+    r->bytes_out += (long long)len;
+    return 0;
+}
+
+void reply_stream_end(struct req *r)
+{
+    if (r->streaming)
+        mg_write(r->conn, "0\r\n\r\n", 5);
+    r->streaming = false;
+}
+
+long req_read(struct req *r, void *buf, size_t len)
+{
+    if (!r->continue_sent) {
+        r->continue_sent = true;
+        const char *expect = req_header(r, "Expect");
+        if (expect && strcasecmp(expect, "100-continue") == 0) {
+            static const char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
+            mg_write(r->conn, cont, sizeof cont - 1);
+        }
+    }
+    int n = mg_read(r->conn, buf, len);
+    return n < 0 ? -1 : n;
 }
 
 void reply(struct req *r, int status, const char *content_type, const void *body,

@@ -40,10 +40,9 @@ static void new_request_id(char out[65])
     sodium_bin2hex(out, 65, raw, sizeof raw);
 }
 
-static long civet_read(void *ctx, char *buf, size_t len)
+static long request_read(void *ctx, char *buf, size_t len)
 {
-    int n = mg_read(ctx, buf, len);
-    return n < 0 ? -1 : n;
+    return req_read(ctx, buf, len);
 }
 
 static void delete_json(void *p) { cJSON_Delete(p); }
@@ -85,16 +84,11 @@ static bool body_or_reply(struct req *r, const struct mg_request_info *ri,
                       ri->content_length, cfg->max_body);
         return false;
     }
-    /* CivetWeb does not answer "Expect: 100-continue"; we do, once we know
-     * the body is acceptable. */
-    const char *expect = req_header(r, "Expect");
-    if (expect && strcasecmp(expect, "100-continue") == 0) {
-        static const char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
-        mg_write(r->conn, cont, sizeof cont - 1);
-    }
+    /* req_read answers "Expect: 100-continue" (CivetWeb does not), only
+     * now that the body is known to be acceptable. */
     struct buf b;
     buf_init(&b, (size_t)cfg->max_body);
-    enum body_result br = body_read_all(civet_read, r->conn, ri->content_length,
+    enum body_result br = body_read_all(request_read, r, ri->content_length,
                                         cfg->max_body, &b);
     if (br != BODY_OK) {
         buf_free(&b);

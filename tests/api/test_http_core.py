@@ -137,6 +137,32 @@ class HttpCore(harness.ServiceTestCase):
         finally:
             conn.close()
 
+    def test_streamed_answer_is_chunked_and_keeps_the_connection(self):
+        conn = self.svc.connection()
+        try:
+            r = self.svc.get("/api/v1/_test/stream?lines=20000", conn=conn)
+            self.assertEqual(r.status, 200)
+            self.assertEqual(r.header("transfer-encoding"), "chunked")
+            self.assertIsNone(r.header("content-length"))
+            lines = r.body.decode().splitlines()
+            self.assertEqual(lines, [str(i) for i in range(20000)])
+            self.assertEqual(self.svc.get("/healthz", conn=conn).status, 200)
+        finally:
+            conn.close()
+
+    def test_raw_bodies_are_read_in_pieces_beyond_the_json_limit(self):
+        data = b"x" * (3 * 1024 * 1024)
+        r = self.svc.request("POST", "/api/v1/_test/count", body=data,
+                             headers={"Content-Type": "application/octet-stream"})
+        self.assertEqual(r.status, 200, r)
+        self.assertEqual(r.json, {"bytes": len(data)})
+        raw = (b"POST /api/v1/_test/count HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n"
+               b"Expect: 100-continue\r\nConnection: close\r\n\r\n"
+               b"4\r\nabcd\r\n3\r\nefg\r\n0\r\n\r\n")
+        out = self.svc.raw(raw)
+        self.assertIn(b'{"bytes":7}', out)
+        self.assertTrue(out.startswith(b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 "), out[:80])
+
     def test_path_parameters_are_not_decoded_into_slashes(self):
         assert_problem(self, self.svc.get("/api/v1/_test%2Fecho"), 404, "not_found")
 
