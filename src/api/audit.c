@@ -4,17 +4,13 @@
 #include "rectify/api.h"
 
 #include "rectify/arena.h"
+#include "rectify/params.h"
 #include "rectify/permissions.h"
 
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-/* The opaque keyset cursor: base64url (no padding) of {"id":N}. */
-#define CURSOR_OF(id)                                                                      \
-    "translate(rtrim(encode(convert_to('{\"id\":' || " id " || '}', 'UTF8'), 'base64'),"  \
-    " '='), '+/', '-_')"
 
 /* $1 table, $2 row id, $3 before id (newest first), $4 limit. row_id is text
  * in the log; every audited table has a bigint id, the spec says integer. */
@@ -33,7 +29,7 @@ static const char sql_list[] =
     "                     ELSE to_json(p.row_id) END,"
     "      'action', p.action, 'before', p.before, 'after', p.after) ORDER BY p.id DESC)"
     "    FROM page p WHERE p.n <= $4::int), '[]'),"
-    "  'next_cursor', (SELECT " CURSOR_OF("p.id") " FROM page p WHERE p.n = $4::int"
+    "  'next_cursor', (SELECT " SQL_CURSOR_OF("p.id") " FROM page p WHERE p.n = $4::int"
     "                  AND EXISTS (SELECT 1 FROM page q WHERE q.n > $4::int)))::text";
 
 static const char sql_verify[] =
@@ -42,85 +38,6 @@ static const char sql_verify[] =
     " FROM rectify.audit_verify() AS v";
 
 /* --- small helpers (the same as in orgs.c and users.c) ------------------------ */
-
-/* A positive decimal id that fits a bigint, normalised into out. */
-static bool id_parse(const char *s, char out[24])
-{
-    if (!s || !*s || strlen(s) > 19)
-        return false;
-    for (const char *p = s; *p; p++)
-        if (*p < '0' || *p > '9')
-            return false;
-    unsigned long long v = strtoull(s, NULL, 10);
-    if (v == 0 || v > LLONG_MAX)
-        return false;
-    snprintf(out, 24, "%llu", v);
-    return true;
-}
-/* The id of a cursor made by CURSOR_OF, or false. */
-static bool cursor_parse(const char *s, char out[24])
-{
-    static const char alphabet[] =
-        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-    size_t len = strlen(s);
-    if (len < 2 || len > 40 || len % 4 == 1)
-        return false;
-    char buf[32];
-    size_t n = 0;
-    unsigned acc = 0;
-    int bits = 0;
-    for (size_t i = 0; i < len; i++) {
-        const char *c = memchr(alphabet, s[i], 64);
-        if (!c)
-            return false;
-        acc = (acc << 6) | (unsigned)(c - alphabet);
-        bits += 6;
-        if (bits >= 8) {
-            bits -= 8;
-            buf[n++] = (char)((acc >> bits) & 0xFF);
-        }
-    }
-    buf[n] = '\0';
-    if (n < 8 || memcmp(buf, "{\"id\":", 6) != 0 || buf[n - 1] != '}' || buf[6] == '0')
-        return false;
-    buf[n - 1] = '\0';
-    return id_parse(buf + 6, out);
-}
-
-/* limit (1..500, default 50) and cursor; errors are collected into errs. */
-static void page_params(struct req *r, struct field_error *errs, size_t *n, char limit[8],
-                        char after[24], bool *has_after)
-{
-    const char *l = req_query(r, "limit");
-    snprintf(limit, 8, "50");
-    if (l) {
-        char *end = (char *)l;
-        long v = (*l >= '0' && *l <= '9') ? strtol(l, &end, 10) : -1;
-        if (v < 1 || v > 500 || *end || strlen(l) > 3)
-            errs[(*n)++] = (struct field_error){
-                .parameter = "limit", .message = "must be an integer between 1 and 500"};
-        else
-            snprintf(limit, 8, "%ld", v);
-    }
-    const char *c = req_query(r, "cursor");
-    *has_after = false;
-    if (c) {
-        if (cursor_parse(c, after))
-            *has_after = true;
-        else
-            errs[(*n)++] = (struct field_error){
-                .parameter = "cursor", .message = "is not a cursor of this list"};
-    }
-}
-
-static void reply_bad_params(struct req *r, const struct field_error *errs, size_t n)
-{
-    reply_problem_errors(r, 400, "invalid_parameter",
-                         n == 1 ? arena_printf(r->arena, "Query parameter %s is invalid.",
-                                               errs[0].parameter)
-                                : "Some query parameters are invalid.",
-                         errs, n);
-}
 
 /* Lowercase SQL identifier, as the spec's pattern for `table`. */
 static bool table_ok(const char *s)
@@ -149,7 +66,7 @@ static void list_audit(struct req *r)
     bool has_before;
     page_params(r, errs, &n, limit, before, &has_before);
     if (n) {
-        reply_bad_params(r, errs, n);
+        reply_invalid_params(r, errs, n);
         return;
     }
     const char *params[] = {table, row_raw ? row_id : NULL, has_before ? before : NULL, limit};

@@ -10,6 +10,7 @@
 #include "rectify/api.h"
 
 #include "rectify/arena.h"
+#include "rectify/params.h"
 #include "rectify/permissions.h"
 #include "rectify/validate.h"
 
@@ -39,11 +40,6 @@
     " 'kind', a.kind) ORDER BY nlevel(a.path)), '[]') FROM orgs a"                          \
     " WHERE a.path @> " o ".path AND a.id <> " o ".id))"
 
-/* The opaque keyset cursor: base64url (no padding) of {"id":N}. */
-#define CURSOR_OF(id)                                                                      \
-    "translate(rtrim(encode(convert_to('{\"id\":' || " id " || '}', 'UTF8'), 'base64'),"  \
-    " '='), '+/', '-_')"
-
 static const char sql_get[] =
     "SELECT o.version, " ORG_DETAIL("o") "::text FROM orgs o WHERE o.id = $1::bigint";
 
@@ -60,7 +56,7 @@ static const char sql_list[] =
     " SELECT json_build_object("
     "  'items', coalesce((SELECT json_agg(" ORG_JSON("p") " ORDER BY p.id) FROM page p"
     "                     WHERE p.n <= $5::int), '[]'),"
-    "  'next_cursor', (SELECT " CURSOR_OF("p.id") " FROM page p WHERE p.n = $5::int"
+    "  'next_cursor', (SELECT " SQL_CURSOR_OF("p.id") " FROM page p WHERE p.n = $5::int"
     "                  AND EXISTS (SELECT 1 FROM page q WHERE q.n > $5::int)))::text";
 
 /* $1 the validated body. Status: ok | no_parent | duplicate. */
@@ -113,180 +109,6 @@ static const char sql_patch[] =
     "        CASE WHEN upd.id IS NOT NULL THEN " ORG_DETAIL("upd") "::text"
     "             WHEN chk.s = 'unchanged' THEN " ORG_DETAIL("cur") "::text END"
     "   FROM (SELECT 1) one LEFT JOIN cur ON true LEFT JOIN chk ON true LEFT JOIN upd ON true";
-
-/* --- small helpers (static: each resource module keeps its own) ------------ */
-
-/* A positive decimal id that fits a bigint, normalised into out. */
-static bool id_parse(const char *s, char out[24])
-{
-    if (!s || !*s || strlen(s) > 19)
-        return false;
-    for (const char *p = s; *p; p++)
-        if (*p < '0' || *p > '9')
-            return false;
-    unsigned long long v = strtoull(s, NULL, 10);
-    if (v == 0 || v > LLONG_MAX)
-        return false;
-    snprintf(out, 24, "%llu", v);
-    return true;
-}
-
-/* The id of a cursor made by CURSOR_OF, or false. */
-static bool cursor_parse(const char *s, char out[24])
-{
-    static const char alphabet[] =
-        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-    size_t len = strlen(s);
-    if (len < 2 || len > 40 || len % 4 == 1)
-        return false;
-    char buf[32];
-    size_t n = 0;
-    unsigned acc = 0;
-    int bits = 0;
-    for (size_t i = 0; i < len; i++) {
-        const char *c = memchr(alphabet, s[i], 64);
-        if (!c)
-            return false;
-        acc = (acc << 6) | (unsigned)(c - alphabet);
-        bits += 6;
-        if (bits >= 8) {
-            bits -= 8;
-            buf[n++] = (char)((acc >> bits) & 0xFF);
-        }
-    }
-    buf[n] = '\0';
-    if (n < 8 || memcmp(buf, "{\"id\":", 6) != 0 || buf[n - 1] != '}' || buf[6] == '0')
-        return false;
-    buf[n - 1] = '\0';
-    return id_parse(buf + 6, out);
-}
-
-/* limit (1..500, default 50) and cursor; errors are collected into errs. */
-static void page_params(struct req *r, struct field_error *errs, size_t *n, char limit[8],
-                        char after[24], bool *has_after)
-{
-    const char *l = req_query(r, "limit");
-    snprintf(limit, 8, "50");
-    if (l) {
-        char *end = (char *)l;
-        long v = (*l >= '0' && *l <= '9') ? strtol(l, &end, 10) : -1;
-        if (v < 1 || v > 500 || *end || strlen(l) > 3)
-            errs[(*n)++] = (struct field_error){
-                .parameter = "limit", .message = "must be an integer between 1 and 500"};
-        else
-            snprintf(limit, 8, "%ld", v);
-    }
-    const char *c = req_query(r, "cursor");
-    *has_after = false;
-    if (c) {
-        if (cursor_parse(c, after))
-            *has_after = true;
-        else
-            errs[(*n)++] = (struct field_error){
-                .parameter = "cursor", .message = "is not a cursor of this list"};
-    }
-}
-
-/* The ILIKE pattern of a q= search (LIKE's wildcards and escape escaped). */
-static char *like_pattern(struct arena *a, const char *q)
-{
-    char *out = arena_alloc(a, strlen(q) * 2 + 3);
-    if (!out)
-        return NULL;
-    char *o = out;
-    *o++ = '%';
-    for (; *q; q++) {
-        if (*q == '%' || *q == '_' || *q == '\\')
-            *o++ = '\\';
-        *o++ = *q;
-    }
-    *o++ = '%';
-    *o = '\0';
-    return out;
-}
-
-static bool q_valid(const char *q)
-{
-    size_t chars;
-    return utf8_valid(q, strlen(q), &chars) && chars >= 1 && chars <= 100;
-}
-
-static void reply_bad_params(struct req *r, const struct field_error *errs, size_t n)
-{
-    reply_problem_errors(r, 400, "invalid_parameter",
-                         n == 1 ? arena_printf(r->arena, "Query parameter %s is invalid.",
-                                               errs[0].parameter)
-                                : "Some query parameters are invalid.",
-                         errs, n);
-}
-
-/* If-Match → the version it names. Missing or "*" answers 428. Anything but
- * one strong "N" can never match: version "0" (the statement says 412). */
-static bool if_match_or_reply(struct req *r, char version[16])
-{
-    const char *h = req_header(r, "If-Match");
-    while (h && (*h == ' ' || *h == '\t'))
-        h++;
-    if (!h || !*h || (h[0] == '*' && strspn(h + 1, " \t") == strlen(h + 1))) {
-        reply_problem(r, 428, "precondition_required",
-                      "This request requires an If-Match header with the resource's ETag.");
-        return false;
-    }
-    snprintf(version, 16, "0");
-    size_t digits = h[0] == '"' ? strspn(h + 1, "0123456789") : 0;
-    if (digits >= 1 && digits <= 9 && h[1 + digits] == '"' &&
-        strspn(h + 2 + digits, " \t") == strlen(h + 2 + digits))
-        snprintf(version, 16, "%ld", strtol(h + 1, NULL, 10));
-    return true;
-}
-
-static void reply_stale(struct req *r, PGresult *res)
-{
-    reply_problem(r, 412, "precondition_failed",
-                  "If-Match does not match the current version \"%s\"; re-read and retry.",
-                  PQgetvalue(res, 0, 1));
-}
-
-static void set_etag(struct req *r, const char *version)
-{
-    reply_header(r, "ETag", arena_printf(r->arena, "\"%s\"", version));
-}
-
-/* cJSON keeps a repeated member, PostgreSQL's jsonb the last one: refuse them
- * so that what was validated is what is stored. */
-static bool no_repeats_or_reply(struct req *r, const struct vfield *f, size_t nf)
-{
-    for (size_t i = 0; i < nf; i++) {
-        int seen = 0;
-        for (const cJSON *m = r->json->child; m; m = m->next)
-            if (strcmp(m->string, f[i].name) == 0 && ++seen > 1) {
-                struct field_error e = {.pointer = arena_printf(r->arena, "/%s", f[i].name),
-                                        .message = "is repeated"};
-                reply_problem_errors(r, 422, "validation_failed",
-                                     "The request body has 1 invalid field.", &e, 1);
-                return false;
-            }
-    }
-    return true;
-}
-
-/* The validated body as text for a $n::jsonb parameter (arena-owned). */
-static const char *body_text_or_reply(struct req *r)
-{
-    char *text = cJSON_PrintUnformatted(r->json);
-    if (!text || arena_defer(r->arena, free, text)) {
-        reply_problem(r, 500, "internal_error", "Out of memory.");
-        return NULL;
-    }
-    return text;
-}
-
-static void reply_field(struct req *r, int status, const char *code, const char *detail,
-                        const char *pointer, const char *message)
-{
-    struct field_error e = {.pointer = pointer, .message = message};
-    reply_problem_errors(r, status, code, detail, &e, 1);
-}
 
 /* --- validation tables ----------------------------------------------------- */
 
@@ -360,7 +182,7 @@ static void list_orgs(struct req *r)
     bool has_after;
     page_params(r, errs, &n, limit, after, &has_after);
     if (n) {
-        reply_bad_params(r, errs, n);
+        reply_invalid_params(r, errs, n);
         return;
     }
     const char *params[] = {kind, parent_raw ? parent : NULL, q ? like_pattern(r->arena, q) : NULL,
@@ -385,29 +207,28 @@ static void get_org(struct req *r)
         reply_problem(r, 404, "not_found", "No such organisation.");
         return;
     }
-    set_etag(r, PQgetvalue(res, 0, 0));
+    reply_etag(r, PQgetvalue(res, 0, 0));
     reply_json(r, 200, PQgetvalue(res, 0, 1), (size_t)PQgetlength(res, 0, 1));
 }
 
 static void create_org(struct req *r)
 {
-    if (!validate_or_reply(r, r->json, create_fields, NCREATE) ||
-        !no_repeats_or_reply(r, create_fields, NCREATE))
+    if (!validate_or_reply(r, r->json, create_fields, NCREATE))
         return;
     const char *kind = cJSON_GetObjectItemCaseSensitive(r->json, "kind")->valuestring;
     const cJSON *parent = cJSON_GetObjectItemCaseSensitive(r->json, "parent_id");
     bool has_parent = parent && !cJSON_IsNull(parent);
     if (is_root_kind(kind) && has_parent) {
-        reply_field(r, 422, "validation_failed", "The request body has 1 invalid field.",
+        reply_field_error(r, 422, "validation_failed", "The request body has 1 invalid field.",
                     "/parent_id", arena_printf(r->arena, "must be null for kind %s", kind));
         return;
     }
     if (!is_root_kind(kind) && !has_parent) {
-        reply_field(r, 422, "validation_failed", "The request body has 1 invalid field.",
+        reply_field_error(r, 422, "validation_failed", "The request body has 1 invalid field.",
                     "/parent_id", arena_printf(r->arena, "is required for kind %s", kind));
         return;
     }
-    const char *body = body_text_or_reply(r);
+    const char *body = json_body_text_or_reply(r);
     if (!body)
         return;
     const char *params[] = {body};
@@ -417,17 +238,17 @@ static void create_org(struct req *r)
         return;
     const char *status = PQgetvalue(res, 0, 0);
     if (strcmp(status, "no_parent") == 0) {
-        reply_field(r, 422, "validation_failed", "The parent organisation does not exist.",
+        reply_field_error(r, 422, "validation_failed", "The parent organisation does not exist.",
                     "/parent_id", "does not exist");
         return;
     }
     if (strcmp(status, "duplicate") == 0) {
-        reply_field(r, 409, "conflict", "An organisation with this code already exists.",
+        reply_field_error(r, 409, "conflict", "An organisation with this code already exists.",
                     "/code", "already exists");
         return;
     }
     reply_header(r, "Location", arena_printf(r->arena, "/api/v1/orgs/%s", PQgetvalue(res, 0, 1)));
-    set_etag(r, PQgetvalue(res, 0, 2));
+    reply_etag(r, PQgetvalue(res, 0, 2));
     reply_json(r, 201, PQgetvalue(res, 0, 3), (size_t)PQgetlength(res, 0, 3));
 }
 
@@ -438,10 +259,9 @@ static void patch_org(struct req *r)
         reply_problem(r, 404, "not_found", "No such organisation.");
         return;
     }
-    if (!if_match_or_reply(r, version) || !validate_or_reply(r, r->json, patch_fields, NPATCH) ||
-        !no_repeats_or_reply(r, patch_fields, NPATCH))
+    if (!if_match_or_reply(r, version) || !validate_or_reply(r, r->json, patch_fields, NPATCH))
         return;
-    const char *body = body_text_or_reply(r);
+    const char *body = json_body_text_or_reply(r);
     if (!body)
         return;
     const char *params[] = {id, version, body};
@@ -453,19 +273,19 @@ static void patch_org(struct req *r)
     if (strcmp(status, "not_found") == 0) {
         reply_problem(r, 404, "not_found", "No such organisation.");
     } else if (strcmp(status, "stale") == 0) {
-        reply_stale(r, res);
+        reply_precondition_failed(r, PQgetvalue(res, 0, 1));
     } else if (strcmp(status, "parent_required") == 0) {
-        reply_field(r, 422, "validation_failed", "Only a province or the inspection team has no parent.",
+        reply_field_error(r, 422, "validation_failed", "Only a province or the inspection team has no parent.",
                     "/parent_id", "is required for this kind of organisation");
     } else if (strcmp(status, "no_parent") == 0) {
-        reply_field(r, 422, "validation_failed", "The parent organisation does not exist.",
+        reply_field_error(r, 422, "validation_failed", "The parent organisation does not exist.",
                     "/parent_id", "does not exist");
     } else if (strcmp(status, "cycle") == 0) {
-        reply_field(r, 422, "validation_failed",
+        reply_field_error(r, 422, "validation_failed",
                     "An organisation cannot move under itself or one of its descendants.",
                     "/parent_id", "is the organisation itself or one of its descendants");
     } else {
-        set_etag(r, PQgetvalue(res, 0, 1));
+        reply_etag(r, PQgetvalue(res, 0, 1));
         reply_json(r, 200, PQgetvalue(res, 0, 2), (size_t)PQgetlength(res, 0, 2));
     }
 }

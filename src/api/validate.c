@@ -124,8 +124,17 @@ size_t validate_object(struct arena *arena, const cJSON *obj, const struct vfiel
         bool known = false;
         for (size_t i = 0; i < nfields && !known; i++)
             known = strcmp(fields[i].name, m->string) == 0;
-        if (!known)
+        if (!known) {
             add(&c, m->string, -1, "is not a known field");
+            continue;
+        }
+        /* cJSON reads the first of a repeated member, jsonb keeps the last:
+         * refuse repeats so that what is validated is what is stored. */
+        for (const cJSON *prev = obj->child; prev != m; prev = prev->next)
+            if (strcmp(prev->string, m->string) == 0) {
+                add(&c, m->string, -1, "is repeated");
+                break;
+            }
     }
     for (size_t i = 0; i < nfields; i++) {
         const struct vfield *f = &fields[i];
