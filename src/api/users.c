@@ -80,7 +80,8 @@ static const char sql_create[] =
 /* $1 id, $2 If-Match version, $3 the validated body without the password
  * (merge semantics), and with SET_PASSWORD $4 the new hash. Two texts because
  * rectify_api may not read password_hash, not even to keep it as it is.
- * Status: ok | unchanged | not_found | stale | no_org. */
+ * Status: ok | unchanged | not_found | forbidden (only an admin touches
+ * admins) | stale | no_org. */
 #define SQL_PATCH(new_password, set_password)                                              \
     "WITH b AS (SELECT $3::jsonb AS j),"                                                   \
     " cur AS (SELECT " USER_COLUMNS " FROM users u WHERE u.id = $1::bigint),"              \
@@ -95,6 +96,8 @@ static const char sql_create[] =
     "     AS disabled"                                                                     \
     "   FROM cur, b),"                                                                     \
     " chk AS (SELECT CASE"                                                                 \
+    "   WHEN NOT rectify.has_role('admin')"                                                \
+    "     AND ('admin' = ANY (cur.roles) OR 'admin' = ANY (nv.roles)) THEN 'forbidden'"    \
     "   WHEN cur.version <> $2::int THEN 'stale'"                                          \
     "   WHEN nv.org_id <> cur.org_id"                                                      \
     "     AND NOT EXISTS (SELECT 1 FROM orgs o WHERE o.id = nv.org_id) THEN 'no_org'"      \
@@ -162,17 +165,6 @@ static const struct vfield patch_fields[] = {
     {"password", V_STRING, false, false, PASSWORD_MIN_CHARS, 256, NULL, NULL, NULL},
 };
 #define NPATCH (sizeof patch_fields / sizeof patch_fields[0])
-
-/* The spec allows user writes to admins only (x-roles); the permission table
- * also lets the office through (user.write), as does the schema for
- * non-admin users. */
-static bool admin_or_reply(struct req *r)
-{
-    if (r->who.roles & ROLE_ADMIN)
-        return true;
-    reply_problem(r, 403, "forbidden", "Only an admin may create or change users.");
-    return false;
-}
 
 /* Checks the password against the policy, hashes it into out and removes it
  * from the body (so that it never travels to the database). */
@@ -250,7 +242,9 @@ static void get_user(struct req *r)
 static void create_user(struct req *r)
 {
     char hash[PASSWORD_HASH_SIZE];
-    if (!admin_or_reply(r) || !validate_or_reply(r, r->json, create_fields, NCREATE) ||
+    /* The office manages every non-admin account: creating an admin is
+     * refused by row-level security (42501 -> 403). */
+    if (!validate_or_reply(r, r->json, create_fields, NCREATE) ||
         !password_or_reply(r, cJSON_GetObjectItemCaseSensitive(r->json, "username")->valuestring,
                            hash))
         return;
@@ -281,8 +275,6 @@ static void create_user(struct req *r)
 static void patch_user(struct req *r)
 {
     char id[24], version[16], hash[PASSWORD_HASH_SIZE];
-    if (!admin_or_reply(r))
-        return;
     if (!id_parse(req_param(r, "id"), id)) {
         reply_problem(r, 404, "not_found", "No such user.");
         return;
@@ -315,6 +307,8 @@ static void patch_user(struct req *r)
     const char *status = PQgetvalue(res, 0, 0);
     if (strcmp(status, "not_found") == 0) {
         reply_problem(r, 404, "not_found", "No such user.");
+    } else if (strcmp(status, "forbidden") == 0) {
+        reply_problem(r, 403, "forbidden", "Only an admin may change an admin or grant admin.");
     } else if (strcmp(status, "stale") == 0) {
         reply_precondition_failed(r, PQgetvalue(res, 0, 1));
     } else if (strcmp(status, "no_org") == 0) {

@@ -126,14 +126,18 @@ class CreateUser(UsersTestCase):
         self.assertEqual([e["pointer"] for e in doc["errors"]], ["/org_id"])
         self.assertEqual(self.sql("SELECT count(*) FROM users WHERE username = 'bad.body'"), "0")
 
-    def test_only_admin_creates(self):
-        # The spec gives user writes to admin only; in particular the office
-        # cannot create an admin (nor anyone else).
-        for roles in (["admin"], ["unit"]):
-            body = {"username": "by.office", "display_name": "x", "org_id": 1, "roles": roles, "password": PASSWORD}
-            for token in (self.office, self.unit, self.leader):
-                assert_problem(self, self.create(body, token), 403, "forbidden")
+    def test_who_creates(self):
+        # Admin and office create users; only an admin creates an admin.
+        body = {"username": "by.office", "display_name": "x", "org_id": 1, "roles": ["admin"], "password": PASSWORD}
+        for token in (self.office, self.unit, self.leader):
+            assert_problem(self, self.create(body, token), 403, "forbidden")
+        body["roles"] = ["unit"]
+        for token in (self.unit, self.leader):
+            assert_problem(self, self.create(body, token), 403, "forbidden")
         self.assertEqual(self.sql("SELECT count(*) FROM users WHERE username = 'by.office'"), "0")
+        r = self.create(body, self.office)
+        self.assertEqual(r.status, 201, r)
+        self.assertEqual(r.json["roles"], ["unit"])
 
 
 class ReadUsers(UsersTestCase):
@@ -233,10 +237,18 @@ class PatchUser(UsersTestCase):
         assert_problem(self, self.patch(999999, {"display_name": "x"}, '"1"'), 404, "not_found")
         assert_problem(self, self.patch(999999, {"password": "a-long-new-password"}, '"1"'), 404, "not_found")
         u = self.new_user("patch.forbidden")
-        for token in (self.office, self.unit, self.leader):
+        for token in (self.unit, self.leader):
             assert_problem(self, self.patch(u["id"], {"display_name": "x"}, '"1"', token), 403, "forbidden")
-            assert_problem(self, self.patch(u["id"], {"roles": ["admin"]}, '"1"', token), 403, "forbidden")
+        # The office changes ordinary users but may not grant admin ...
+        assert_problem(self, self.patch(u["id"], {"roles": ["admin"]}, '"1"', self.office), 403, "forbidden")
         self.assertEqual(self.get_user(u["id"]).json["version"], 1)
+        r = self.patch(u["id"], {"display_name": "由整改办修改"}, '"1"', self.office)
+        self.assertEqual(r.status, 200, r)
+        # ... nor touch an admin.
+        admin_id = int(self.sql("SELECT id FROM users WHERE 'admin' = ANY (roles) ORDER BY id LIMIT 1"))
+        version = self.get_user(admin_id).json["version"]
+        assert_problem(self, self.patch(admin_id, {"display_name": "x"}, '"%d"' % version, self.office),
+                       403, "forbidden")
 
     def test_password_change(self):
         u = self.new_user("pw.change")
