@@ -133,7 +133,8 @@ static int cmd_serve(int argc, char **argv)
         .acquire_timeout_ms = cfg.db_acquire_timeout_ms,
         .statement_timeout_ms = cfg.statement_timeout_ms,
     };
-    struct app app = {.cfg = &cfg, .router = router, .db = db_pool_new(&po)};
+    struct app app = {.cfg = &cfg, .router = router, .db = db_pool_new(&po),
+                      .db_role = cfg.db_role};
     int status = 1;
     if (!app.db || !(app.keys = jwt_keyset_new())) {
         log_error("out of memory");

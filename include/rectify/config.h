@@ -17,8 +17,10 @@ struct config {
     int threads;
     int db_pool;
     long long max_body;
+    long long max_upload;         /* largest attachment upload, bytes */
     enum log_level log_level;
     const char *cors_origins;     /* comma-separated allow-list, "" = none */
+    const char *db_role;          /* role request transactions switch to */
     int db_acquire_timeout_ms;
     int statement_timeout_ms;
     int drain_timeout_ms;
