@@ -16,6 +16,15 @@
  * belong to the request's arena (cleared after the response). On failure the
  * request has been answered with the mapped problem (see sqlstate.c). */
 bool db_run_or_reply(struct req *r, const struct db_query *q, size_t n, PGresult **res);
+/* The same with binary parameters/results (db_format, db.h); formats may be NULL. */
+bool db_run_formats_or_reply(struct req *r, const struct db_query *q,
+                             const struct db_format *formats, size_t n, PGresult **res);
+/* db_run_formats as the caller, without answering (for work after a
+ * streamed answer has begun). On DB_OK the caller owns res[i] and
+ * PQclear()s them (a download frees each piece before fetching the next). */
+enum db_status api_db_run(struct req *r, const struct db_query *q,
+                          const struct db_format *formats, size_t n, PGresult **res,
+                          struct db_error *err);
 
 /* The common read: one query whose first row's first column is a JSON text;
  * answers it with status, or 404 when there is no row or it is NULL. */
@@ -44,6 +53,18 @@ extern const struct route users_routes[];
 extern const size_t users_routes_count;
 extern const struct route audit_routes[];
 extern const size_t audit_routes_count;
+extern const struct route attachment_routes[];
+extern const size_t attachment_routes_count;
+extern const struct route campaigns_routes[];
+extern const size_t campaigns_routes_count;
+extern const struct route problems_routes[];
+extern const size_t problems_routes_count;
+extern const struct route tasks_routes[];
+extern const size_t tasks_routes_count;
+extern const struct route task_extensions_routes[];
+extern const size_t task_extensions_routes_count;
+extern const struct route task_reports_routes[];
+extern const size_t task_reports_routes_count;
 extern const struct route testing_routes[];
 extern const size_t testing_routes_count;
 

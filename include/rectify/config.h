@@ -33,6 +33,7 @@ struct config {
     const char *jwks_url;             /* provincial identity platform, or NULL */
     const char *external_issuer, *external_audience;
     bool test_routes;             /* mounts the /api/v1/_test routes (tests only) */
+    const char *pii_key;          /* RECTIFY_PII_KEY: 32 bytes, base64 or hex (pii.h) */
 };
 
 enum config_command { CMD_SERVE, CMD_MIGRATE, CMD_USER };

@@ -68,6 +68,24 @@ enum db_status db_run(struct db_pool *pool, const struct db_identity *who,
                       const struct db_query *queries, size_t n, PGresult **res,
                       struct db_error *err);
 
+/* Binary parameters and results (file contents), one entry per query, beside
+ * the queries rather than inside struct db_query so that every existing
+ * `{sql, n, params}` initializer stays complete. A 20 MiB bytea sent as a
+ * binary parameter travels as 20 MiB; as text it would be 40 MiB of hex.
+ * param_lengths / param_formats as for PQexecParams (NULL = all text);
+ * result_format 1 asks for every column of the result in binary. The SQL
+ * must name the type of a binary parameter ($1::bytea). */
+struct db_format {
+    const int *param_lengths;
+    const int *param_formats;
+    int result_format;
+};
+
+/* db_run with formats[i] for queries[i]; formats NULL = db_run. */
+enum db_status db_run_formats(struct db_pool *pool, const struct db_identity *who,
+                              const struct db_query *queries, const struct db_format *formats,
+                              size_t n, PGresult **res, struct db_error *err);
+
 /* --- SQLSTATE -> HTTP, one table (sqlstate.c) ------------------------------ */
 struct sqlstate_rule {
     const char *prefix; /* a full SQLSTATE or a class prefix */

@@ -70,6 +70,11 @@ void reply_empty(struct req *r, int status);
 void reply_stream_begin(struct req *r, int status, const char *content_type);
 int reply_stream_write(struct req *r, const void *data, size_t len);
 void reply_stream_end(struct req *r);
+/* Gives up on a streamed answer that cannot be completed (e.g. the database
+ * failed half-way through a download): no last chunk is sent and the
+ * connection is closed, so the client sees a truncated transfer, never a
+ * short but seemingly complete one. */
+void reply_stream_abort(struct req *r);
 
 /* Reading a ROUTE_RAW_BODY body in pieces: answers "Expect: 100-continue"
  * on the first call, then returns bytes read, 0 at the end, -1 on error. */

@@ -56,6 +56,7 @@ enum perm {
     PERM_DISPATCH_WRITE,      /* schedule dispatches (调度) */
     PERM_SUPERVISION_WRITE,   /* reminders, notices, interviews, listings */
     PERM_PUBLISH,             /* public announcements (公示, 信息公开) */
+    PERM_ATTACHMENT_WRITE,    /* upload evidence files (佐证材料) */
     PERM_COUNT
 };
 

@@ -14,6 +14,13 @@ static void clear_result(void *p) { PQclear(p); }
 
 bool db_run_or_reply(struct req *r, const struct db_query *q, size_t n, PGresult **res)
 {
+    return db_run_formats_or_reply(r, q, NULL, n, res);
+}
+
+enum db_status api_db_run(struct req *r, const struct db_query *q,
+                          const struct db_format *formats, size_t n, PGresult **res,
+                          struct db_error *err)
+{
     char user_id[24], epoch[16];
     snprintf(user_id, sizeof user_id, "%lld", r->who.user_id);
     snprintf(epoch, sizeof epoch, "%d", r->who.epoch);
@@ -23,8 +30,14 @@ bool db_run_or_reply(struct req *r, const struct db_query *q, size_t n, PGresult
         .request_id = r->request_id,
         .role = r->app->db_role,
     };
+    return db_run_formats(r->app->db, &who, q, formats, n, res, err);
+}
+
+bool db_run_formats_or_reply(struct req *r, const struct db_query *q,
+                             const struct db_format *formats, size_t n, PGresult **res)
+{
     struct db_error err;
-    enum db_status st = db_run(r->app->db, &who, q, n, res, &err);
+    enum db_status st = api_db_run(r, q, formats, n, res, &err);
     switch (st) {
     case DB_OK:
         for (size_t i = 0; i < n; i++)

@@ -35,6 +35,10 @@ struct perm_row {
  *  - complainants' personal data: office and admin only; everyone else
  *    reading complaints gets them without PII.
  *  - clues (纪委): discipline and office only, not even admin.
+ *  - evidence files are uploaded by whoever produces evidence: units
+ *    (reports, complaint handling), acceptors, inspectors, discipline and
+ *    the office; not admin, leader, integration or viewer.  The attachments
+ *    INSERT policy (0010_attachments.sql) names the same roles.
  *  - PERM_PUBLIC is special-cased in perm_allows() (also for no token). */
 static const struct perm_row perm_table[PERM_COUNT] = {
     /*                                                adm off ldr unt acc ins dis itg vie */
@@ -62,6 +66,7 @@ static const struct perm_row perm_table[PERM_COUNT] = {
     ROW(PERM_DISPATCH_WRITE,    "dispatch.write",      0,  1,  0,  0,  0,  0,  0,  0,  0),
     ROW(PERM_SUPERVISION_WRITE, "supervision.write",   0,  1,  1,  0,  0,  0,  0,  0,  0),
     ROW(PERM_PUBLISH,           "publish",             0,  1,  0,  0,  0,  0,  0,  0,  0),
+    ROW(PERM_ATTACHMENT_WRITE,  "attachment.write",    0,  1,  0,  1,  1,  1,  1,  0,  0),
 };
 
 #undef ROW

@@ -1,5 +1,9 @@
 #include "rectify/config.h"
 
+#include "rectify/pii.h"
+
+#include <sodium.h>
+
 #include <errno.h>
 #include <limits.h>
 #include <stdlib.h>
@@ -86,6 +90,9 @@ static const struct option_def options[] = {
     {"--test-routes", "RECTIFY_TEST_ROUTES", "false",
      "mount /api/v1/_test/* routes used by the test suite; never in production",
      OPT_BOOL, 0, 0, OFF(test_routes), FOR_SERVE},
+    {"--pii-key", "RECTIFY_PII_KEY", NULL,
+     "32-byte key (base64 or hex) encrypting complainants' personal data (required; prefer "
+     "the variable: flags show in ps)", OPT_STRING, 0, 0, OFF(pii_key), FOR_SERVE},
 };
 
 #define N_OPTIONS (sizeof options / sizeof options[0])
@@ -253,6 +260,13 @@ int config_load(struct config *cfg, enum config_command cmd, int argc, char **ar
                      "RECTIFY_JWT_SECRET or RECTIFY_JWT_PRIVATE_KEY_FILE must be set");
             return -1;
         }
+        unsigned char pii[PII_KEY_BYTES];
+        if (!cfg->pii_key || pii_key_decode(cfg->pii_key, pii)) {
+            snprintf(err, errlen, "RECTIFY_PII_KEY must be set to 32 random bytes in base64 or "
+                                  "hex (e.g. openssl rand -base64 32)");
+            return -1;
+        }
+        sodium_memzero(pii, sizeof pii);
         if (cfg->jwks_url && *cfg->jwks_url &&
             (!cfg->external_issuer || !*cfg->external_issuer || !cfg->external_audience ||
              !*cfg->external_audience)) {

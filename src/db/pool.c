@@ -223,9 +223,12 @@ static struct cached_stmt *cache_find(struct conn_slot *s, const char *sql)
 
 /* Queues Parse (first time on this connection) + Execute for sql. */
 static int send_stmt(struct conn_slot *s, const char *sql, int nparams,
-                     const char *const *params, int query, struct pipe_item *items,
-                     int *nitems, struct cached_stmt *pending)
+                     const char *const *params, const struct db_format *fmt, int query,
+                     struct pipe_item *items, int *nitems, struct cached_stmt *pending)
 {
+    const int *lengths = fmt ? fmt->param_lengths : NULL;
+    const int *formats = fmt ? fmt->param_formats : NULL;
+    int result_format = fmt ? fmt->result_format : 0;
     struct cached_stmt *c = cache_find(s, sql);
     if (!c && s->ncache < STMT_CACHE_SIZE) {
         c = pending;
@@ -237,8 +240,10 @@ static int send_stmt(struct conn_slot *s, const char *sql, int nparams,
         items[*nitems].to_cache = c;
         (*nitems)++;
     }
-    int ok = c ? PQsendQueryPrepared(s->pg, c->name, nparams, params, NULL, NULL, 0)
-               : PQsendQueryParams(s->pg, sql, nparams, NULL, params, NULL, NULL, 0);
+    int ok = c ? PQsendQueryPrepared(s->pg, c->name, nparams, params, lengths, formats,
+                                     result_format)
+               : PQsendQueryParams(s->pg, sql, nparams, NULL, params, lengths, formats,
+                                   result_format);
     if (!ok)
         return -1;
     items[*nitems].query = query;
@@ -250,8 +255,8 @@ static int send_stmt(struct conn_slot *s, const char *sql, int nparams,
 enum pipe_outcome { PIPE_OK, PIPE_SQL_ERROR, PIPE_CONN_LOST, PIPE_CONN_LOST_BEFORE_START };
 
 static enum pipe_outcome run_pipeline(struct conn_slot *s, const struct db_identity *who,
-                                      const struct db_query *q, size_t n, PGresult **res,
-                                      struct db_error *err)
+                                      const struct db_query *q, const struct db_format *fmt,
+                                      size_t n, PGresult **res, struct db_error *err)
 {
     PGconn *pg = s->pg;
     size_t max_items = 2 * (n + 1);
@@ -274,10 +279,10 @@ static enum pipe_outcome run_pipeline(struct conn_slot *s, const struct db_ident
         who && who->request_id ? who->request_id : "",
         who && who->role ? who->role : "rectify_api",
     };
-    int sent = send_stmt(s, sql_identity, 4, idp, -1, items, &nitems, &pending[n]);
+    int sent = send_stmt(s, sql_identity, 4, idp, NULL, -1, items, &nitems, &pending[n]);
     for (size_t i = 0; sent == 0 && i < n; i++)
-        sent = send_stmt(s, q[i].sql, q[i].nparams, q[i].params, (int)i, items, &nitems,
-                         &pending[i]);
+        sent = send_stmt(s, q[i].sql, q[i].nparams, q[i].params, fmt ? &fmt[i] : NULL, (int)i,
+                         items, &nitems, &pending[i]);
     if (sent || !PQpipelineSync(pg)) {
         fill_error(err, NULL, pg, -1);
         outcome = PIPE_CONN_LOST_BEFORE_START;
@@ -353,6 +358,13 @@ enum db_status db_run(struct db_pool *p, const struct db_identity *who,
                       const struct db_query *queries, size_t n, PGresult **res,
                       struct db_error *err)
 {
+    return db_run_formats(p, who, queries, NULL, n, res, err);
+}
+
+enum db_status db_run_formats(struct db_pool *p, const struct db_identity *who,
+                              const struct db_query *queries, const struct db_format *formats,
+                              size_t n, PGresult **res, struct db_error *err)
+{
     for (size_t i = 0; i < n; i++)
         res[i] = NULL;
     for (int attempt = 1;; attempt++) {
@@ -360,7 +372,7 @@ enum db_status db_run(struct db_pool *p, const struct db_identity *who,
         enum db_status st = acquire(p, &s, err);
         if (st != DB_OK)
             return st;
-        enum pipe_outcome o = run_pipeline(s, who, queries, n, res, err);
+        enum pipe_outcome o = run_pipeline(s, who, queries, formats, n, res, err);
         release(p, s, o == PIPE_CONN_LOST || o == PIPE_CONN_LOST_BEFORE_START);
         switch (o) {
         case PIPE_OK:

@@ -190,6 +190,13 @@ void reply_stream_end(struct req *r)
     r->streaming = false;
 }
 
+void reply_stream_abort(struct req *r)
+{
+    r->streaming = false;
+    r->close_connection = true;
+    mg_disable_connection_keep_alive(r->conn);
+}
+
 long req_read(struct req *r, void *buf, size_t len)
 {
     if (!r->continue_sent) {

@@ -40,6 +40,7 @@ static const struct expect matrix[] = {
     {PERM_DISPATCH_WRITE, "dispatch.write", "office"},
     {PERM_SUPERVISION_WRITE, "supervision.write", "office,leader"},
     {PERM_PUBLISH, "publish", "office"},
+    {PERM_ATTACHMENT_WRITE, "attachment.write", "office,unit,acceptor,inspector,discipline"},
 };
 
 static const struct { unsigned bit; const char *name; } roles[] = {

@@ -30,11 +30,13 @@ static size_t run(const char *json, struct field_error *errs)
     struct arena *a = arena_new();
     cJSON *doc = cJSON_Parse(json);
     size_t n = validate_object(a, doc, fields, NF, errs, VALIDATE_MAX_ERRORS);
-    /* Keep the pointers printable after the arena is gone: copy them. */
-    static char keep[VALIDATE_MAX_ERRORS][64];
+    /* Pointers and messages may live in the arena: copy them out first. */
+    static char keep[VALIDATE_MAX_ERRORS][2][128];
     for (size_t i = 0; i < n; i++) {
-        snprintf(keep[i], sizeof keep[i], "%s", errs[i].pointer);
-        errs[i].pointer = keep[i];
+        snprintf(keep[i][0], sizeof keep[i][0], "%s", errs[i].pointer);
+        snprintf(keep[i][1], sizeof keep[i][1], "%s", errs[i].message);
+        errs[i].pointer = keep[i][0];
+        errs[i].message = keep[i][1];
     }
     cJSON_Delete(doc);
     arena_free(a);

@@ -1,0 +1,42 @@
+/* Content-Disposition (RFC 6266) with RFC 8187/5987 extended values: the
+ * file name of an uploaded body, made safe to store, and the header of a
+ * download. Pure functions, no allocation beyond the caller's buffers. */
+#ifndef RECTIFY_DISPOSITION_H
+#define RECTIFY_DISPOSITION_H
+
+#include <stddef.h>
+
+struct buf;
+
+enum disposition_status {
+    DISP_OK = 0,
+    DISP_NO_FILENAME,   /* well-formed, but carries no filename parameter */
+    DISP_MALFORMED,     /* not `type *(; param=value)`, bad quoting, duplicates */
+    DISP_BAD_CHARSET,   /* filename* in a charset other than UTF-8 / ISO-8859-1 */
+    DISP_BAD_ENCODING,  /* bad %-escape, or the name is not valid UTF-8 */
+};
+
+/* Parses a request's Content-Disposition header value. On DISP_OK, out
+ * (of size n, at least strlen(header) + 1 is always enough) holds the file
+ * name as UTF-8: filename* when present (it wins over filename), else
+ * filename (a quoted-string may carry raw UTF-8, as browsers send it). */
+enum disposition_status disposition_filename(const char *header, char *out, size_t n);
+
+/* A short English description of a status, for the client. */
+const char *disposition_status_text(enum disposition_status st);
+
+/* Makes a UTF-8 file name safe to store and serve: keeps only the part after
+ * the last '/' or '\\' (no paths, no traversal); drops control characters
+ * (C0, DEL, C1), bidirectional overrides and zero-width characters; replaces
+ * <>:"|?* by '_'; trims spaces and dots at both ends; shortens the name to
+ * max_chars code points, keeping an extension of up to 16 characters. The
+ * result (in out, size n >= strlen(in) + 1) may be "" when nothing is left.
+ * Invalid UTF-8 yields "" as well. Returns the length in bytes. */
+size_t filename_sanitize(const char *in, char *out, size_t n, size_t max_chars);
+
+/* Appends `attachment; filename="<ASCII fallback>"; filename*=UTF-8''<pct>`
+ * for a sanitised name: the fallback replaces every non-ASCII character
+ * (and '"', '\\', '%') by '_'. Returns 0, or -1 when out is full. */
+int disposition_build(struct buf *out, const char *filename);
+
+#endif
