@@ -77,6 +77,22 @@ rectify_cmake_build() {
 }
 
 # rectify_jwt_secret ROOT: print the dev JWT secret, made once in .data/.
+# rectify_pii_key ROOT: print the dev key for complainants' personal data
+# (32 random bytes, base64), made once in .data/. Losing it loses the data.
+rectify_pii_key() {
+	local file=$1/.data/pii-key
+	if [[ ! -s $file ]]; then
+		mkdir -p "$1/.data"
+		(
+			umask 077
+			openssl rand -base64 32 | tr -d '\n' >"$file.tmp"
+			mv "$file.tmp" "$file"
+		)
+	fi
+	chmod 600 "$file"
+	cat "$file"
+}
+
 rectify_jwt_secret() {
 	local file=$1/.data/jwt-secret
 	if [[ ! -s $file ]]; then

@@ -28,6 +28,8 @@ SANITIZED = os.environ.get("RECTIFY_SANITIZED", "0") in ("1", "ON", "TRUE", "tru
 # Sanitized binaries start and run slower; scale waits, never assertions.
 SLOW = 4 if SANITIZED else 1
 TEST_JWT_SECRET = "test-secret-0123456789-abcdefghijklmnop"
+TEST_PII_KEY = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8="   # 32 bytes, base64
+os.environ.setdefault("RECTIFY_PII_KEY", TEST_PII_KEY)    # every serve (Service, run_cli) needs one
 DEFAULT_PASSWORD = "Passw0rd-Demo-1"
 
 

@@ -39,6 +39,12 @@ int main(void)
     CHECK_INT(load(&c, 0, NULL, err), -1); /* serve needs a signing key */
     CHECK(strstr(err, "RECTIFY_JWT_SECRET") != NULL);
     setenv("RECTIFY_JWT_SECRET", "0123456789abcdef0123456789abcdef", 1);
+    unsetenv("RECTIFY_PII_KEY");
+    CHECK_INT(load(&c, 0, NULL, err), -1); /* serve needs the personal-data key */
+    CHECK(strstr(err, "RECTIFY_PII_KEY") != NULL);
+    setenv("RECTIFY_PII_KEY", "0123", 1);
+    CHECK_INT(load(&c, 0, NULL, err), -1); /* not 32 bytes */
+    setenv("RECTIFY_PII_KEY", "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=", 1);
     setenv("RECTIFY_THREADS", "12", 1);
     CHECK_INT(load(&c, 0, NULL, err), 0);
     CHECK_STR(c.database_url, "postgresql:///x");
