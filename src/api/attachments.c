@@ -16,6 +16,7 @@
  * process and once in libpq's output buffer while it is sent. A download
  * holds one 1 MiB piece at a time. */
 #include "rectify/api.h"
+#include "rectify/params.h"
 
 #include "rectify/app.h"
 #include "rectify/arena.h"
@@ -62,21 +63,6 @@ static const char sql_meta[] =
 static const char sql_piece[] =
     "SELECT substring(c.content from $2::int for $3::int) FROM attachment_contents c"
     " WHERE c.attachment_id = $1::bigint";
-
-/* A positive decimal id that fits a bigint, normalised into out. */
-static bool id_parse(const char *s, char out[24])
-{
-    if (!s || !*s || strlen(s) > 19)
-        return false;
-    for (const char *p = s; *p; p++)
-        if (*p < '0' || *p > '9')
-            return false;
-    unsigned long long v = strtoull(s, NULL, 10);
-    if (v == 0 || v > LLONG_MAX)
-        return false;
-    snprintf(out, 24, "%llu", v);
-    return true;
-}
 
 static void reply_invalid_header(struct req *r, const char *header, const char *message)
 {
