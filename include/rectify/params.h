@@ -14,6 +14,15 @@ struct req;
 
 /* A positive decimal id that fits a bigint, normalised into out. */
 bool id_parse(const char *s, char out[24]);
+/* The {name} path parameter as an id; otherwise answers 404 "No such <what>." */
+bool id_param_or_reply(struct req *r, const char *name, const char *what, char out[24]);
+/* 404 not_found "No such <what>." */
+void reply_no_such(struct req *r, const char *what);
+
+struct db_query;
+/* Runs q, whose one row is (version, json), and answers 200 with the ETag;
+ * no row (absent, or hidden by row-level security) answers 404. */
+void reply_versioned_row(struct req *r, const struct db_query *q, const char *what);
 
 /* SQL expression of the opaque keyset cursor for an id column: base64url of
  * {"id":N}. Use it to build next_cursor in the list statement. */

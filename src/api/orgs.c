@@ -194,21 +194,12 @@ static void list_orgs(struct req *r)
 static void get_org(struct req *r)
 {
     char id[24];
-    if (!id_parse(req_param(r, "id"), id)) {
-        reply_problem(r, 404, "not_found", "No such organisation.");
+    if (!id_param_or_reply(r, "id", "organisation", id))
         return;
-    }
     const char *params[] = {id};
     struct db_query q = {sql_get, 1, params};
-    PGresult *res;
-    if (!db_run_or_reply(r, &q, 1, &res))
-        return;
-    if (PQntuples(res) != 1) {
-        reply_problem(r, 404, "not_found", "No such organisation.");
-        return;
-    }
-    reply_etag(r, PQgetvalue(res, 0, 0));
-    reply_json(r, 200, PQgetvalue(res, 0, 1), (size_t)PQgetlength(res, 0, 1));
+    /* Rows hidden by row-level security answer the same 404. */
+    reply_versioned_row(r, &q, "organisation");
 }
 
 static void create_org(struct req *r)
@@ -255,10 +246,8 @@ static void create_org(struct req *r)
 static void patch_org(struct req *r)
 {
     char id[24], version[16];
-    if (!id_parse(req_param(r, "id"), id)) {
-        reply_problem(r, 404, "not_found", "No such organisation.");
+    if (!id_param_or_reply(r, "id", "organisation", id))
         return;
-    }
     if (!if_match_or_reply(r, version) || !validate_or_reply(r, r->json, patch_fields, NPATCH))
         return;
     const char *body = json_body_text_or_reply(r);
@@ -271,7 +260,7 @@ static void patch_org(struct req *r)
         return;
     const char *status = PQgetvalue(res, 0, 0);
     if (strcmp(status, "not_found") == 0) {
-        reply_problem(r, 404, "not_found", "No such organisation.");
+        reply_no_such(r, "organisation");
     } else if (strcmp(status, "stale") == 0) {
         reply_precondition_failed(r, PQgetvalue(res, 0, 1));
     } else if (strcmp(status, "parent_required") == 0) {

@@ -1,6 +1,7 @@
 /* Request parameter helpers (params.h). */
 #include "rectify/params.h"
 
+#include "rectify/api.h"
 #include "rectify/arena.h"
 #include "rectify/http.h"
 #include "rectify/validate.h"
@@ -163,3 +164,29 @@ void reply_field_error(struct req *r, int status, const char *code, const char *
     reply_problem_errors(r, status, code, detail, &e, 1);
 }
 
+
+void reply_no_such(struct req *r, const char *what)
+{
+    reply_problem(r, 404, "not_found", "No such %s.", what);
+}
+
+bool id_param_or_reply(struct req *r, const char *name, const char *what, char out[24])
+{
+    if (id_parse(req_param(r, name), out))
+        return true;
+    reply_no_such(r, what);
+    return false;
+}
+
+void reply_versioned_row(struct req *r, const struct db_query *q, const char *what)
+{
+    PGresult *res;
+    if (!db_run_or_reply(r, q, 1, &res))
+        return;
+    if (PQntuples(res) != 1) {
+        reply_no_such(r, what);
+        return;
+    }
+    reply_etag(r, PQgetvalue(res, 0, 0));
+    reply_json(r, 200, PQgetvalue(res, 0, 1), (size_t)PQgetlength(res, 0, 1));
+}

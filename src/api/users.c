@@ -220,23 +220,12 @@ static void list_users(struct req *r)
 static void get_user(struct req *r)
 {
     char id[24];
-    if (!id_parse(req_param(r, "id"), id)) {
-        reply_problem(r, 404, "not_found", "No such user.");
+    if (!id_param_or_reply(r, "id", "user", id))
         return;
-    }
     const char *params[] = {id};
     struct db_query q = {sql_get, 1, params};
-    PGresult *res;
-    if (!db_run_or_reply(r, &q, 1, &res))
-        return;
-    /* Row-level security hides users outside the caller's view: the same
-     * 404 as for an id that does not exist. */
-    if (PQntuples(res) != 1) {
-        reply_problem(r, 404, "not_found", "No such user.");
-        return;
-    }
-    reply_etag(r, PQgetvalue(res, 0, 0));
-    reply_json(r, 200, PQgetvalue(res, 0, 1), (size_t)PQgetlength(res, 0, 1));
+    /* Rows hidden by row-level security answer the same 404. */
+    reply_versioned_row(r, &q, "user");
 }
 
 static void create_user(struct req *r)
@@ -275,10 +264,8 @@ static void create_user(struct req *r)
 static void patch_user(struct req *r)
 {
     char id[24], version[16], hash[PASSWORD_HASH_SIZE];
-    if (!id_parse(req_param(r, "id"), id)) {
-        reply_problem(r, 404, "not_found", "No such user.");
+    if (!id_param_or_reply(r, "id", "user", id))
         return;
-    }
     if (!if_match_or_reply(r, version) || !validate_or_reply(r, r->json, patch_fields, NPATCH))
         return;
     const char *params[] = {id, version, NULL, hash};
@@ -291,7 +278,7 @@ static void patch_user(struct req *r)
         if (!db_run_or_reply(r, &lookup, 1, &u))
             return;
         if (PQntuples(u) != 1) {
-            reply_problem(r, 404, "not_found", "No such user.");
+            reply_no_such(r, "user");
             return;
         }
         if (!password_or_reply(r, PQgetvalue(u, 0, 0), hash))
@@ -306,7 +293,7 @@ static void patch_user(struct req *r)
         return;
     const char *status = PQgetvalue(res, 0, 0);
     if (strcmp(status, "not_found") == 0) {
-        reply_problem(r, 404, "not_found", "No such user.");
+        reply_no_such(r, "user");
     } else if (strcmp(status, "forbidden") == 0) {
         reply_problem(r, 403, "forbidden", "Only an admin may change an admin or grant admin.");
     } else if (strcmp(status, "stale") == 0) {
