@@ -18,13 +18,21 @@
 --   REPEATABLE READ/SERIALIZABLE it gets a serialization failure (40001,
 --   retryable) instead of forking the chain.  The head also lets
 --   audit_verify() notice entries cut off the end of the log.
--- * The trigger is a DEFERRABLE INITIALLY DEFERRED constraint trigger: entries
---   are appended at COMMIT, after the transaction took all its row locks, and
---   the head lock is held only for the commit itself.  Appending at statement
---   time would hold the global head lock across the rest of the request and
---   invite deadlocks (T1 holds head and waits for a row T2 holds; T2 waits for
---   head).  Consequence: `at` is the commit-time clock, and entries of one
---   transaction are contiguous.  Row images are still those of each event.
+-- * Two triggers per audited table.  rectify_audit (AFTER … FOR EACH ROW)
+--   takes each event's images, who and request id, and queues them in
+--   audit_pending.  rectify_audit_flush (a DEFERRABLE INITIALLY DEFERRED
+--   constraint trigger) appends the transaction's queue to the chain at
+--   COMMIT, after the transaction took all its row locks, so the head lock is
+--   held only for the commit itself.  Appending at statement time would hold
+--   the global head lock across the rest of the request and invite deadlocks
+--   (T1 holds head and waits for a row T2 holds; T2 waits for head).
+--   The first deferred call flushes the whole queue and moves the head ONCE;
+--   the others find nothing queued (two transaction-local counters) and
+--   return at once.  Moving the head once per transaction matters: every
+--   UPDATE of the one head row inside one transaction leaves a version that
+--   cannot be pruned before COMMIT, so per-entry head updates made a 100 000
+--   row import quadratic.  Consequence: `at` is the commit-time clock, and
+--   entries of one transaction are contiguous.
 -- * Tamper evidence is against anyone below the owner: the owner (or a
 --   superuser) can disable the guard trigger and recompute the chain.  Export
 --   audit_head.last_hash periodically (e.g. in a daily report) to anchor it.
@@ -69,6 +77,24 @@ CREATE TABLE audit_head (
 COMMENT ON TABLE audit_head IS 'Last id and hash of audit_log; its row lock serializes appends.';
 INSERT INTO audit_head DEFAULT VALUES;
 
+-- Events of running transactions, waiting for COMMIT to be chained.  Rows of
+-- a rolled-back transaction vanish with it.
+CREATE TABLE audit_pending (
+    txid        bigint  NOT NULL,
+    seq         bigint  NOT NULL,
+    user_id     bigint,
+    org_id      bigint,
+    request_id  text,
+    table_name  text    NOT NULL,
+    row_id      text,
+    action      text    NOT NULL,
+    before      jsonb,
+    after       jsonb,
+    redacted    text[]  NOT NULL,
+    PRIMARY KEY (txid, seq)
+);
+COMMENT ON TABLE audit_pending IS 'Audit events queued by a running transaction; chained into audit_log at COMMIT.';
+
 -- Canonical form of an entry: a jsonb array of its fields (jsonb text output
 -- is deterministic: normalized keys, no insignificant whitespace), the
 -- timestamp rendered in UTC with microseconds so that neither TimeZone nor
@@ -88,7 +114,8 @@ CREATE FUNCTION rectify.audit_hash(prev_hash bytea, id bigint, at timestamptz,
                          before, after, redacted)::text, 'UTF8'))
     $$;
 
--- Append one entry (internal; called by the trigger as the owner).
+-- Queue one event (internal; called by the row trigger as the owner).  Who
+-- and the request id are those of the event's transaction.
 CREATE FUNCTION rectify.audit_append(p_table_name text, p_row_id text, p_action text,
                                      p_before jsonb, p_after jsonb, p_redacted text[])
     RETURNS bigint
@@ -96,28 +123,72 @@ CREATE FUNCTION rectify.audit_append(p_table_name text, p_row_id text, p_action 
     SET search_path = pg_catalog, public, pg_temp
     AS $$
 DECLARE
-    head      audit_head%ROWTYPE;
-    new_id    bigint;
-    ts        timestamptz;
-    uid       bigint := rectify.user_id();
-    oid_      bigint := rectify.org_id();
-    rid       text   := nullif(current_setting('rectify.request_id', true), '');
-    h         bytea;
+    seq bigint := coalesce(nullif(current_setting('rectify.audit_queued', true), ''), '0')::bigint + 1;
 BEGIN
-    SELECT * INTO STRICT head FROM audit_head FOR UPDATE;
-    new_id := head.last_id + 1;
-    ts := clock_timestamp();
-    h := rectify.audit_hash(head.last_hash, new_id, ts, uid, oid_, rid,
-                            p_table_name, p_row_id, p_action, p_before, p_after, p_redacted);
-    INSERT INTO audit_log (id, at, user_id, org_id, request_id, table_name, row_id,
-                           action, before, after, redacted, prev_hash, hash)
-    VALUES (new_id, ts, uid, oid_, rid, p_table_name, p_row_id,
-            p_action, p_before, p_after, p_redacted, head.last_hash, h);
-    UPDATE audit_head SET last_id = new_id, last_hash = h;
-    RETURN new_id;
+    INSERT INTO audit_pending (txid, seq, user_id, org_id, request_id, table_name, row_id,
+                               action, before, after, redacted)
+    VALUES (txid_current(), seq, rectify.user_id(), rectify.org_id(),
+            nullif(current_setting('rectify.request_id', true), ''),
+            p_table_name, p_row_id, p_action, p_before, p_after, p_redacted);
+    PERFORM set_config('rectify.audit_queued', seq::text, true);
+    RETURN seq;
 END
 $$;
 REVOKE EXECUTE ON FUNCTION rectify.audit_append(text, text, text, jsonb, jsonb, text[]) FROM PUBLIC;
+
+-- Chain this transaction's queued events (internal): lock the head, append
+-- them in order, move the head once.  Cheap when there is nothing queued.
+CREATE FUNCTION rectify.audit_flush() RETURNS void
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, public, pg_temp
+    AS $$
+DECLARE
+    queued   bigint := coalesce(nullif(current_setting('rectify.audit_queued', true), ''), '0')::bigint;
+    flushed  bigint := coalesce(nullif(current_setting('rectify.audit_flushed', true), ''), '0')::bigint;
+    head     audit_head%ROWTYPE;
+    ev       audit_pending%ROWTYPE;
+    new_id   bigint;
+    last     bytea;
+    ts       timestamptz;
+    h        bytea;
+BEGIN
+    IF queued <= flushed THEN
+        RETURN;
+    END IF;
+    SELECT * INTO STRICT head FROM audit_head WHERE singleton FOR UPDATE;
+    new_id := head.last_id;
+    last := head.last_hash;
+    FOR ev IN SELECT * FROM audit_pending
+               WHERE txid = txid_current() AND seq > flushed ORDER BY seq LOOP
+        new_id := new_id + 1;
+        ts := clock_timestamp();
+        h := rectify.audit_hash(last, new_id, ts, ev.user_id, ev.org_id, ev.request_id,
+                                ev.table_name, ev.row_id, ev.action, ev.before, ev.after,
+                                ev.redacted);
+        INSERT INTO audit_log (id, at, user_id, org_id, request_id, table_name, row_id,
+                               action, before, after, redacted, prev_hash, hash)
+        VALUES (new_id, ts, ev.user_id, ev.org_id, ev.request_id, ev.table_name, ev.row_id,
+                ev.action, ev.before, ev.after, ev.redacted, last, h);
+        last := h;
+    END LOOP;
+    UPDATE audit_head SET last_id = new_id, last_hash = last WHERE singleton;
+    DELETE FROM audit_pending WHERE txid = txid_current();
+    PERFORM set_config('rectify.audit_flushed', queued::text, true);
+END
+$$;
+REVOKE EXECUTE ON FUNCTION rectify.audit_flush() FROM PUBLIC;
+
+-- The deferred trigger: flushes the queue at COMMIT.
+CREATE FUNCTION rectify.audit_flush_trigger() RETURNS trigger
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path = pg_catalog, public, pg_temp
+    AS $$
+BEGIN
+    PERFORM rectify.audit_flush();
+    RETURN NULL;
+END
+$$;
+REVOKE EXECUTE ON FUNCTION rectify.audit_flush_trigger() FROM PUBLIC;
 
 -- The row trigger.  Arguments (set by rectify.enable_audit):
 --   TG_ARGV[0]  text[] literal: columns to redact (value never stored; the
@@ -187,12 +258,16 @@ BEGIN
     END IF;
     IF EXISTS (SELECT 1 FROM pg_trigger WHERE tgrelid = tbl AND tgname = 'rectify_audit') THEN
         EXECUTE format('DROP TRIGGER rectify_audit ON %s', tbl);
+        EXECUTE format('DROP TRIGGER rectify_audit_flush ON %s', tbl);
     END IF;
-    EXECUTE format('CREATE CONSTRAINT TRIGGER rectify_audit'
+    EXECUTE format('CREATE TRIGGER rectify_audit'
                    ' AFTER INSERT OR UPDATE OR DELETE ON %s'
-                   ' DEFERRABLE INITIALLY DEFERRED'
                    ' FOR EACH ROW EXECUTE FUNCTION rectify.audit_trigger(%L, %L)',
                    tbl, redact_columns::text, ignore_columns::text);
+    EXECUTE format('CREATE CONSTRAINT TRIGGER rectify_audit_flush'
+                   ' AFTER INSERT OR UPDATE OR DELETE ON %s'
+                   ' DEFERRABLE INITIALLY DEFERRED'
+                   ' FOR EACH ROW EXECUTE FUNCTION rectify.audit_flush_trigger()', tbl);
 END
 $$;
 REVOKE EXECUTE ON FUNCTION rectify.enable_audit(regclass, text[], text[]) FROM PUBLIC;
@@ -268,6 +343,7 @@ CREATE TRIGGER audit_head_no_truncate BEFORE TRUNCATE ON audit_head
 
 ALTER TABLE audit_log ENABLE ROW LEVEL SECURITY;
 ALTER TABLE audit_head ENABLE ROW LEVEL SECURITY;   -- no policy: invisible to rectify_api
+ALTER TABLE audit_pending ENABLE ROW LEVEL SECURITY;   -- likewise
 CREATE POLICY audit_log_read ON audit_log FOR SELECT TO rectify_api
     USING (rectify.user_id() IS NOT NULL
            AND rectify.has_any_role('{admin,office,discipline}'::text[]));
