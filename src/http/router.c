@@ -179,6 +179,7 @@ enum router_result router_match(const struct router *rt, const char *method,
 
     bool path_known = false, bad_param = false;
     size_t allow_len = 0;
+    int best_literals = -1;
     for (size_t i = 0; i < rt->n; i++) {
         const struct compiled_route *cr = &rt->routes[i];
         if (!segments_match(cr, n, seg, len))
@@ -194,11 +195,22 @@ enum router_result router_match(const struct router *rt, const char *method,
             memcpy(m->allow + allow_len, cr->route->method, ml + 1);
             allow_len += ml;
         }
-        if (m->route || strcmp(cr->route->method, method) != 0)
+        if (strcmp(cr->route->method, method) != 0)
+            continue;
+        /* The most specific route wins: more literal segments beat
+         * parameters (GET /tasks/export over GET /tasks/{id}), whatever
+         * the order of the tables. */
+        int literals = 0;
+        for (int k = 0; k < n; k++)
+            literals += !cr->segs[k].is_param;
+        if (m->route && literals <= best_literals)
             continue;
         /* Decode the parameters; a value that decodes to '/' or NUL cannot be
          * an identifier and does not match. */
-        m->nparams = 0;
+        /* Decode into a scratch list: a candidate that fails must not
+         * disturb the parameters of the route already chosen. */
+        struct route_param params[ROUTER_MAX_PARAMS];
+        int nparams = 0;
         bool ok = true;
         for (int k = 0; k < n && ok; k++) {
             const struct segment *s = &cr->segs[k];
@@ -207,19 +219,20 @@ enum router_result router_match(const struct router *rt, const char *method,
             char *v = arena_alloc(arena, len[k] + 1);
             long vl = v ? url_decode(seg[k], len[k], v, false) : -1;
             if (vl < 0 || (size_t)vl != strlen(v) || strchr(v, '/') ||
-                m->nparams == ROUTER_MAX_PARAMS) {
+                nparams == ROUTER_MAX_PARAMS) {
                 ok = false;
                 break;
             }
-            m->params[m->nparams].name = s->text;
-            m->params[m->nparams].name_len = s->len;
-            m->params[m->nparams].value = v;
-            m->nparams++;
+            params[nparams++] = (struct route_param){s->text, s->len, v};
         }
-        if (ok)
+        if (ok) {
             m->route = cr->route;
-        else
+            memcpy(m->params, params, sizeof params[0] * (size_t)nparams);
+            m->nparams = nparams;
+            best_literals = literals;
+        } else {
             bad_param = true;
+        }
     }
     if (m->route)
         return ROUTER_MATCH;

@@ -13,6 +13,7 @@ static const struct route table[] = {
     {"GET", "/api/v1/tasks/{task_id}/reports/{report_id}", h, 0, 0},
     {"POST", "/api/v1/tasks/import", h, 0, 0},
     {"GET", "/api/v1/tasks/{id}", h, 0, 0},
+    {"GET", "/api/v1/tasks/export", h, 0, 0}, /* after {id} on purpose */
 };
 
 int main(void)
@@ -68,7 +69,14 @@ int main(void)
         strcat(deep, "/x");
     CHECK_INT(router_match(rt, "GET", deep, a, &m), ROUTER_NOT_FOUND);
 
-    CHECK_INT(router_count(rt), 8);
+    /* Specificity, not order: the literal route wins over {id}. */
+    CHECK_INT(router_match(rt, "GET", "/api/v1/tasks/export", a, &m), ROUTER_MATCH);
+    CHECK(m.route == &table[8]);
+    CHECK_INT(m.nparams, 0);
+    CHECK_INT(router_match(rt, "GET", "/api/v1/tasks/77", a, &m), ROUTER_MATCH);
+    CHECK(m.route == &table[7]);
+
+    CHECK_INT(router_count(rt), 9);
     CHECK_INT(router_index(rt, &table[4]), 4);
 
     /* Malformed patterns are refused at build time. */
