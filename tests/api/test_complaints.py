@@ -1,0 +1,433 @@
+"""Citizen complaints: the batch import (CSV, NDJSON, JSON; partial, atomic,
+dry run; file vs row errors; Idempotency-Key), the workflow with roles,
+org scoping, complainants' personal data (masked, clear for the office and
+audited), similar-complaint suggestions, exports without personal data."""
+import csv
+import io
+import json
+import os
+import zipfile
+
+import harness
+from harness import assert_problem
+
+SOURCE = os.environ.get("RECTIFY_SOURCE_DIR", os.path.join(os.path.dirname(__file__), "..", ".."))
+SAMPLE = os.path.join(SOURCE, "sql", "seed", "complaints-sample.csv")
+HEADER = ["交办编号", "交办批次", "受理时间", "来源渠道", "举报内容", "污染类型", "所在县区",
+          "详细地址", "被举报对象", "件别", "责任单位", "办理时限", "举报人姓名", "联系电话"]
+
+
+def csv_body(rows, header=HEADER, bom=True):
+    out = io.StringIO()
+    w = csv.writer(out, lineterminator="\r\n")
+    w.writerow(header)
+    for r in rows:
+        w.writerow(r)
+    return (("\ufeff" if bom else "") + out.getvalue()).encode("utf-8")
+
+
+def row(no, county="城关区", content="河边有工厂夜间偷排污水，气味刺鼻", **over):
+    base = {"交办编号": no, "交办批次": "1", "受理时间": "2023-11-24 09:12", "来源渠道": "电话",
+            "举报内容": content, "污染类型": "水、大气", "所在县区": county, "详细地址": "某路1号",
+            "被举报对象": "某化工有限公司", "件别": "一般件", "责任单位": "", "办理时限": "",
+            "举报人姓名": "王小明", "联系电话": "13912345678"}
+    base.update(over)
+    return [base[h] for h in HEADER]
+
+
+class Complaints(harness.ServiceTestCase):
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        db = cls.db_name
+        harness.psql("INSERT INTO campaigns (name, round, province_org_id) VALUES "
+                     "('第三轮中央生态环境保护督察', 3, (SELECT id FROM orgs WHERE code = '620000'))", db)
+        cls.campaign = int(harness.psql("SELECT max(id) FROM campaigns", db))
+        for user, org, roles in (("office1", "GS-OFFICE", ["office"]), ("cg_unit", "620102", ["unit"]),
+                                 ("qlh_unit", "620103", ["unit"]), ("lz_unit", "620100", ["unit"]),
+                                 ("viewer1", "620000", ["viewer"]), ("platform1", "620000", ["integration"]),
+                                 ("leader1", "GS-LG", ["leader"])):
+            harness.create_user(cls.db_url, user, org, roles)
+        cls.tok = {u: cls.svc.login(u) for u in ("office1", "cg_unit", "qlh_unit", "lz_unit", "viewer1",
+                                                  "platform1", "leader1")}
+
+    def q(self, sql):
+        return harness.psql(sql, self.db_name)
+
+    def imp(self, body, ctype="text/csv; charset=utf-8", user="office1", query="", headers=None):
+        h = {"Content-Type": ctype}
+        h.update(headers or {})
+        return self.svc.post("/api/v1/complaints/import?campaign_id=%d%s" % (self.campaign, query),
+                             body=body, headers=h, token=self.tok[user])
+
+    def cid(self, handover):
+        return int(self.q("SELECT id FROM complaints WHERE handover_no = '%s'" % handover))
+
+    # --- import --------------------------------------------------------------
+
+    def test_01_sample_import_and_idempotent_reimport(self):
+        with open(SAMPLE, "rb") as f:
+            body = f.read()
+        r = self.imp(body)
+        self.assertEqual(r.status, 207, r)
+        self.assertEqual(r.json["summary"], {"rows": 20, "inserted": 20, "updated": 0, "unchanged": 0,
+                                             "failed": 0})
+        audit_before = int(self.q("SELECT count(*) FROM audit_log"))
+        self.assertGreaterEqual(int(self.q("SELECT count(*) FROM audit_log WHERE table_name = 'complaints'"
+                                           " AND action = 'insert'")), 20)
+        r = self.imp(body)
+        self.assertEqual(r.status, 207, r)
+        self.assertEqual(r.json["summary"]["unchanged"], 20)
+        self.assertEqual(r.json["summary"]["inserted"] + r.json["summary"]["updated"], 0)
+        self.assertEqual(int(self.q("SELECT count(*) FROM audit_log")), audit_before, "re-import wrote nothing")
+        # batches were created from the file, with their hand-over dates
+        self.assertEqual(self.q("SELECT count(*) FROM complaint_batches WHERE campaign_id = %d" % self.campaign), "5")
+        # a complaint with a responsible org and a deadline starts assigned
+        self.assertEqual(self.q("SELECT status FROM complaints WHERE handover_no = 'X620000202311250001'"),
+                         "assigned")
+        # personal data is encrypted at rest: no clear value in the row
+        raw = self.q("SELECT encode(name_enc, 'escape') || encode(phone_enc, 'hex') FROM complainants"
+                     " WHERE id = %d" % self.cid("X620000202311250001"))
+        self.assertNotIn("13812345678", raw)
+        self.assertNotIn(b"13812345678".hex(), raw)
+        # and never in the audit log either
+        self.assertEqual(self.q("SELECT count(*) FROM audit_log WHERE after::text LIKE '%13812345678%'"
+                                " OR after::text LIKE '%张三%'"), "0")
+        self.assertEqual(self.q("SELECT redacted FROM audit_log WHERE table_name = 'complainants' AND row_id = '%d'"
+                                % self.cid("X620000202311250001")),
+                         "{address_enc,digest,id_number_enc,name_enc,phone_enc}")
+        self.assertNotIn("13812345678", self.svc.read_log())
+
+    def test_02_changed_row_updates_only_it_and_is_audited(self):
+        rows = [row("U-1"), row("U-2")]
+        self.assertEqual(self.imp(csv_body(rows)).json["summary"]["inserted"], 2)
+        rows[1] = row("U-2", content="河边有工厂夜间偷排污水，已持续三个月")
+        r = self.imp(csv_body(rows), query="&verbose=true")
+        self.assertEqual(r.json["summary"], {"rows": 2, "inserted": 0, "updated": 1, "unchanged": 1, "failed": 0})
+        self.assertEqual([(x["handover_no"], x["status"]) for x in r.json["results"]],
+                         [("U-1", "unchanged"), ("U-2", "updated")])
+        cid = self.cid("U-2")
+        self.assertEqual(self.q("SELECT count(*) FROM audit_log WHERE table_name = 'complaints' AND row_id = '%d'"
+                                " AND action = 'update'" % cid), "1")
+        # a changed phone number changes the complainant only
+        rows[0] = row("U-1", **{"联系电话": "13900000000"})
+        r = self.imp(csv_body(rows))
+        self.assertEqual(r.json["summary"]["updated"], 1)
+        self.assertEqual(self.q("SELECT phone_masked FROM complainants WHERE id = %d" % self.cid("U-1")),
+                         "139****0000")
+
+    def test_03_row_errors_are_precise_and_good_rows_go_in(self):
+        # two counties of one name in different prefectures
+        self.q("INSERT INTO orgs (code, name, kind, parent_id) SELECT '620599', '新城区', 'county', id"
+               " FROM orgs WHERE code = '620500'")
+        self.q("INSERT INTO orgs (code, name, kind, parent_id) SELECT '620699', '新城区', 'county', id"
+               " FROM orgs WHERE code = '620600'")
+        rows = [
+            row("E-ok"),
+            row("E-county", county="不存在县"),
+            row("E-date", **{"受理时间": "2023-02-30"}),
+            row("E-dup"),
+            row("E-dup"),
+            row("", content="x"),
+            row("E-long", content="长" * 10001),
+            row("E-amb", county="新城区"),
+            row("E-amb-ok", county="天水市新城区"),
+            row("E-code", county="620102"),
+            row("E-type", **{"污染类型": "光污染"}),
+        ]
+        r = self.imp(csv_body(rows))
+        self.assertEqual(r.status, 207, r)
+        s = r.json["summary"]
+        self.assertEqual((s["rows"], s["failed"]), (11, 7), r.json)
+        by = {x["handover_no"]: x for x in r.json["results"]}
+        codes = {k: [(e["field"], e["code"]) for e in v["errors"]] for k, v in by.items()}
+        self.assertEqual(codes["E-county"], [("county", "unknown_county")])
+        self.assertEqual(codes["E-date"], [("received_at", "invalid_date")])
+        self.assertEqual(codes["E-dup"], [("handover_no", "duplicate_in_file")])
+        self.assertIn("row 4", by["E-dup"]["errors"][0]["message"])
+        self.assertEqual(by["E-dup"]["row"], 5)
+        self.assertEqual(by["E-dup"]["line"], 6)
+        self.assertIn(("handover_no", "required"), codes[None])
+        self.assertEqual(codes["E-long"], [("content", "too_long")])
+        self.assertEqual(codes["E-amb"], [("county", "ambiguous_county")])
+        self.assertIn("620599", by["E-amb"]["errors"][0]["message"])
+        self.assertEqual(codes["E-type"], [("pollution_types", "invalid")])
+        for ok in ("E-ok", "E-amb-ok", "E-code"):
+            self.assertNotIn(ok, by)
+            self.cid(ok)
+        self.assertEqual(self.q("SELECT count(*) FROM complaints WHERE handover_no IN ('E-county', 'E-date')"), "0")
+
+    def test_04_file_errors_reject_the_file_with_position(self):
+        good = csv_body([row("F-1")]).decode("utf-8")
+        r = self.imp((good + 'F-2,1,2023-11-24,电话,"bad "quote",水,城关区,,,,,,,\r\n').encode())
+        doc = assert_problem(self, r, 400, "csv_quote")
+        self.assertEqual((doc["line"], doc["column"]), (3, 27))   # the q after "bad "
+        r = self.imp(good.encode() + b"F-3,1,2023-11-24,\xff\xfe,x,\xe6\xb0\xb4,620102\r\n")
+        doc = assert_problem(self, r, 400, "csv_invalid_utf8")
+        self.assertEqual((doc["line"], doc["column"]), (3, 18))
+        r = self.imp((good + 'F-4,1,2023-11-24,电话,"never closed\r\n').encode())
+        doc = assert_problem(self, r, 400, "csv_unterminated_quote")
+        self.assertEqual(doc["line"], 3)
+        r = self.imp(csv_body([row("F-5")], header=HEADER[:-1] + ["星座"]))
+        doc = assert_problem(self, r, 400, "unknown_column")
+        self.assertIn("星座", doc["detail"])
+        r = self.imp(csv_body([], header=[h for h in HEADER if h != "所在县区"]))
+        assert_problem(self, r, 400, "missing_column")
+        assert_problem(self, self.imp(b""), 400, "empty_file")
+        assert_problem(self, self.imp(b"x", ctype="text/plain"), 415, "unsupported_media_type")
+        r = self.svc.post("/api/v1/complaints/import?campaign_id=999999", body=good.encode(),
+                          headers={"Content-Type": "text/csv"}, token=self.tok["office1"])
+        assert_problem(self, r, 422, "unknown_campaign")
+        r = self.svc.post("/api/v1/complaints/import", body=good.encode(),
+                          headers={"Content-Type": "text/csv"}, token=self.tok["office1"])
+        assert_problem(self, r, 400, "invalid_parameter")
+        # the rows before the malformed line were in the batch being collected: not written
+        # (only batches of 1000 completed before a file error are, see the spec)
+        self.assertEqual(self.q("SELECT count(*) FROM complaints WHERE handover_no = 'F-1'"), "0")
+
+    def test_05_atomic_and_dry_run(self):
+        rows = [row("A-1"), row("A-2", county="火星区")]
+        r = self.imp(csv_body(rows), query="&mode=atomic")
+        doc = assert_problem(self, r, 422, "import_rejected")
+        self.assertEqual(doc["summary"]["failed"], 1)
+        self.assertEqual(doc["results"][0]["errors"][0]["code"], "unknown_county")
+        self.assertEqual(self.q("SELECT count(*) FROM complaints WHERE handover_no LIKE 'A-%'"), "0")
+        self.assertEqual(self.q("SELECT count(*) FROM complaint_import_chunks"), "0")
+        rows = [row("A-%d" % i) for i in range(1, 2501)]          # three staged batches
+        r = self.imp(csv_body(rows), query="&mode=atomic")
+        self.assertEqual(r.status, 207, r)
+        self.assertEqual(r.json["summary"]["inserted"], 2500)
+        self.assertEqual(self.q("SELECT count(*) FROM complaints WHERE handover_no LIKE 'A-%'"), "2500")
+        self.assertEqual(self.q("SELECT count(*) FROM complaint_import_chunks"), "0")
+        # dry run: says what would happen, writes nothing
+        rows = [row("A-1"), row("A-2", content="内容改了"), row("D-new"), row("D-bad", county="火星区")]
+        audit = self.q("SELECT count(*) FROM audit_log")
+        r = self.imp(csv_body(rows), query="&dry_run=true&verbose=true")
+        self.assertEqual(r.status, 207, r)
+        self.assertTrue(r.json["dry_run"])
+        self.assertEqual([x["status"] for x in r.json["results"]], ["unchanged", "updated", "inserted", "failed"])
+        self.assertEqual(self.q("SELECT count(*) FROM complaints WHERE handover_no = 'D-new'"), "0")
+        self.assertEqual(self.q("SELECT count(*) FROM audit_log"), audit)
+
+    def test_06_ndjson_and_json_array(self):
+        lines = [json.dumps({"handover_no": "N-1", "batch_no": 2, "received_at": "2023-11-25T10:00:00+08:00",
+                             "channel": "online", "content": "噪声扰民", "pollution_types": ["noise"],
+                             "county": "620103", "complainant_name": "刘一"}, ensure_ascii=False),
+                 "",
+                 "{not json",
+                 json.dumps({"handover_no": "N-2", "batch_no": 2, "received_at": "2023-11-25", "channel": "letter",
+                             "content": "扬尘", "pollution_types": "air", "county": "七里河区", "bogus": 1},
+                            ensure_ascii=False)]
+        r = self.imp("\n".join(lines).encode(), ctype="application/x-ndjson")
+        self.assertEqual(r.status, 207, r)
+        self.assertEqual(r.json["summary"]["inserted"], 1)
+        errs = {x["line"]: x["errors"][0]["code"] for x in r.json["results"]}
+        self.assertEqual(errs, {3: "malformed_json", 4: "unknown_field"})
+        arr = [{"handover_no": "J-1", "batch_no": "第2批", "received_at": "2023年11月25日", "channel": "12345",
+                "content": "垃圾", "pollution_types": "固废", "county": "城关区"}, 42]
+        r = self.imp(json.dumps(arr, ensure_ascii=False).encode(), ctype="application/json")
+        self.assertEqual(r.json["summary"], {"rows": 2, "inserted": 1, "updated": 0, "unchanged": 0, "failed": 1})
+        self.assertEqual(self.q("SELECT channel || ' ' || array_to_string(pollution_types, ',') FROM complaints"
+                                " WHERE handover_no = 'J-1'"), "hotline_12345 solid_waste")
+
+    def test_07_idempotency_key(self):
+        body = csv_body([row("I-1")])
+        h = {"Idempotency-Key": "clerk-2023-11-24-001"}
+        r1 = self.imp(body, headers=h)
+        self.assertEqual(r1.status, 207, r1)
+        self.assertEqual(r1.json["summary"]["inserted"], 1)
+        r2 = self.imp(body, headers=h)
+        self.assertEqual(r2.status, 207)
+        self.assertEqual(r2.body, r1.body)                      # the stored answer, not "unchanged"
+        self.assertEqual(r2.header("idempotent-replayed"), "true")
+        assert_problem(self, self.imp(csv_body([row("I-2")]), headers=h), 422, "idempotency_key_reused")
+        # a key still running: 409
+        self.q("INSERT INTO idempotency_keys (user_id, route, key) SELECT id, 'POST /api/v1/complaints/import',"
+               " 'running-key' FROM users WHERE username = 'office1'")
+        assert_problem(self, self.imp(body, headers={"Idempotency-Key": "running-key"}), 409,
+                       "idempotency_in_progress")
+        # keys are per user
+        self.assertEqual(self.imp(body, user="platform1", headers=h).status, 207)
+
+    def test_08_roles_may_import(self):
+        body = csv_body([row("R-1")])
+        assert_problem(self, self.imp(body, user="cg_unit"), 403, "forbidden")
+        assert_problem(self, self.imp(body, user="viewer1"), 403, "forbidden")
+        self.assertEqual(self.imp(body, user="platform1").status, 207)
+
+    def test_09_streams_many_rows(self):
+        rows = [row("S-%05d" % i, content="第%d号举报：某厂排放废气" % i) for i in range(5000)]
+        body = csv_body(rows)
+        r = self.imp(body)
+        self.assertEqual(r.json["summary"]["inserted"], 5000, r)
+        r = self.imp(body)
+        self.assertEqual(r.json["summary"]["unchanged"], 5000, r)
+
+    # --- reading, scoping, personal data -----------------------------------------
+
+    def test_10_scoping_and_personal_data(self):
+        self.imp(csv_body([row("P-cg", county="城关区"), row("P-qlh", county="七里河区")]))
+        cg, qlh = self.cid("P-cg"), self.cid("P-qlh")
+        r = self.svc.get("/api/v1/complaints/%d" % cg, token=self.tok["cg_unit"])
+        self.assertEqual(r.status, 200, r)
+        self.assertEqual(r.json["complainant"], {"name": "王**", "phone": "139****5678", "id_number": None,
+                                                 "address": None, "masked": True})
+        assert_problem(self, self.svc.get("/api/v1/complaints/%d" % qlh, token=self.tok["cg_unit"]), 404, "not_found")
+        assert_problem(self, self.svc.get("/api/v1/complaints/%d?pii=true" % cg, token=self.tok["cg_unit"]),
+                       403, "forbidden")
+        # the prefecture sees both counties
+        self.assertEqual(self.svc.get("/api/v1/complaints/%d" % qlh, token=self.tok["lz_unit"]).status, 200)
+        items = self.svc.get("/api/v1/complaints?limit=500&q=P-", token=self.tok["cg_unit"]).json["items"]
+        self.assertEqual([x["handover_no"] for x in items], ["P-cg"])
+        # the office sees the clear values, and that read is audited
+        reads = int(self.q("SELECT count(*) FROM audit_log WHERE table_name = 'pii_reads'"))
+        r = self.svc.get("/api/v1/complaints/%d?pii=true" % cg, token=self.tok["office1"])
+        self.assertEqual(r.status, 200, r)
+        self.assertEqual(r.json["complainant"]["name"], "王小明")
+        self.assertEqual(r.json["complainant"]["phone"], "13912345678")
+        self.assertFalse(r.json["complainant"]["masked"])
+        self.assertEqual(r.body.count(b'"complainant"'), 1)
+        self.assertEqual(int(self.q("SELECT count(*) FROM audit_log WHERE table_name = 'pii_reads'")), reads + 1)
+        self.assertEqual(self.q("SELECT complaint_id || ' ' || purpose FROM pii_reads ORDER BY id DESC LIMIT 1"),
+                         "%d view" % cg)
+        self.assertNotIn("13912345678", self.svc.read_log())
+        # a complaint assigned to the county is handled there; a province department
+        # handling a county's complaint: the county still sees it
+        ee = self.q("SELECT id FROM orgs WHERE code = 'GS-EE'")
+        r = self.svc.post("/api/v1/complaints/%d/transitions" % qlh, {"action": "assign", "responsible_org_id": int(ee),
+                                                                       "deadline": "2024-01-31"},
+                          token=self.tok["office1"])
+        self.assertEqual(r.status, 200, r)
+        self.assertEqual(self.svc.get("/api/v1/complaints/%d" % qlh, token=self.tok["qlh_unit"]).status, 200)
+        assert_problem(self, self.svc.get("/api/v1/complaints/%d" % qlh, token=self.tok["cg_unit"]), 404, "not_found")
+
+    def test_11_workflow(self):
+        self.imp(csv_body([row("W-1", county="七里河区")]))
+        cid = self.cid("W-1")
+        qlh_org = int(self.q("SELECT id FROM orgs WHERE code = '620103'"))
+        url = "/api/v1/complaints/%d/transitions" % cid
+
+        def act(user, body, **kw):
+            return self.svc.post(url, body, token=self.tok[user], **kw)
+
+        doc = assert_problem(self, act("office1", {"action": "start"}), 409, "invalid_transition")
+        self.assertIn("received", doc["detail"])
+        self.assertIn("assign", doc["detail"])
+        assert_problem(self, act("qlh_unit", {"action": "assign", "responsible_org_id": qlh_org,
+                                              "deadline": "2024-01-31"}), 403, "forbidden")
+        assert_problem(self, act("office1", {"action": "assign"}), 422, "validation_failed")
+        assert_problem(self, act("office1", {"action": "fly"}), 422, "validation_failed")
+        r = act("office1", {"action": "assign", "responsible_org_id": qlh_org, "deadline": "2024-01-31"})
+        self.assertEqual((r.status, r.json["status"]), (200, "assigned"), r)
+        assert_problem(self, act("office1", {"action": "start"}, headers={"If-Match": '"1"'}), 412,
+                       "precondition_failed")
+        self.assertEqual(act("qlh_unit", {"action": "start"}).json["status"], "investigating")
+        assert_problem(self, act("cg_unit", {"action": "resolve", "verdict": "true", "result": "x"}), 404, "not_found")
+        assert_problem(self, act("leader1", {"action": "resolve", "verdict": "true", "result": "x"}), 403, "forbidden")
+        r = act("qlh_unit", {"action": "resolve", "verdict": "partly_true", "result": "已责令整改并立案",
+                             "enforcement": {"ordered_rectify": 1, "cases_filed": 1, "fines_yuan": 50000}})
+        self.assertEqual(r.status, 200, r)
+        self.assertEqual((r.json["status"], r.json["verdict"]), ("resolved", "partly_true"))
+        self.assertEqual(r.json["enforcement"]["fines_yuan"], 50000)
+        assert_problem(self, act("qlh_unit", {"action": "close"}), 403, "forbidden")
+        self.assertEqual(act("office1", {"action": "close"}).json["status"], "closed")
+        assert_problem(self, act("office1", {"action": "reopen", "reason": "bored"}), 422, "validation_failed")
+        r = act("office1", {"action": "reopen", "reason": "spot_check_failed"})
+        self.assertEqual(r.json["status"], "investigating")
+        self.assertEqual([h["action"] for h in r.json["history"]], ["assign", "start", "resolve", "close", "reopen"])
+        self.assertEqual(self.q("SELECT count(*) FROM audit_log WHERE table_name = 'complaint_events'"
+                                " AND after->>'complaint_id' = '%d'" % cid), "5")
+
+    def test_12_similar_ranks_planted_repeats_first(self):
+        base = "兰州市城关区雁滩工业园某化工厂夜间偷排刺激性废气，附近居民头晕恶心"
+        rows = [row("SIM-0", content=base, **{"被举报对象": "兰州宏达化工有限公司"}),
+                row("SIM-1", content=base + "，已多次反映", **{"被举报对象": "兰州宏达化工有限公司"}),
+                row("SIM-2", content="雁滩工业园某化工厂夜间偷排刺激性废气，周边居民头晕",
+                    **{"被举报对象": "兰州宏达化工公司", "所在县区": "兰州市城关区"}),
+                row("SIM-3", content="广场舞音响声音太大影响休息", **{"被举报对象": "某小区广场"})]
+        for i in range(40):
+            rows.append(row("SIM-X%d" % i, content="第%d个小区的垃圾站清运不及时，夏天异味严重%d" % (i, i * 7),
+                            **{"被举报对象": "物业公司%d" % i}))
+        self.imp(csv_body(rows))
+        r = self.svc.get("/api/v1/complaints/%d/similar" % self.cid("SIM-0"), token=self.tok["office1"])
+        self.assertEqual(r.status, 200, r)
+        got = [x["complaint"]["handover_no"] for x in r.json["items"]]
+        self.assertEqual(got[:2], ["SIM-1", "SIM-2"], r.json)
+        self.assertNotIn("SIM-3", got)
+        scores = [x["score"] for x in r.json["items"]]
+        self.assertEqual(scores, sorted(scores, reverse=True))
+        # link them: a repeat group with a case plan and a leading official
+        r = self.svc.post("/api/v1/complaints/%d/links" % self.cid("SIM-1"),
+                          {"repeat_of_id": self.cid("SIM-0"), "case_plan": "一件一策：停产整治", "leading_official": "张副市长"},
+                          token=self.tok["office1"])
+        self.assertEqual(r.status, 201, r)
+        self.assertEqual(len(r.json["repeat_group"]["complaints"]), 2)
+        r = self.svc.post("/api/v1/complaints/%d/links" % self.cid("SIM-2"), {"repeat_of_id": self.cid("SIM-1")},
+                          token=self.tok["office1"])
+        self.assertEqual(r.json["repeat_group"]["case_plan"], "一件一策：停产整治")
+        self.assertEqual(len(r.json["repeat_group"]["complaints"]), 3)
+        items = self.svc.get("/api/v1/complaints?has_repeats=true&limit=500", token=self.tok["office1"]).json["items"]
+        self.assertEqual(sorted(x["handover_no"] for x in items), ["SIM-0", "SIM-1", "SIM-2"])
+        assert_problem(self, self.svc.post("/api/v1/complaints/%d/links" % self.cid("SIM-2"),
+                                           {"repeat_of_id": self.cid("SIM-2")}, token=self.tok["office1"]),
+                       422, "self_link")
+
+    # --- exports --------------------------------------------------------------------
+
+    def test_13_exports_without_personal_data(self):
+        self.imp(csv_body([row("X-1", **{"举报人姓名": "隐私姓名", "联系电话": "13711112222"}),
+                           row("X-2", content="=HYPERLINK(\"http://evil\")")]))
+        r = self.svc.get("/api/v1/complaints/export?format=csv&q=X-", token=self.tok["cg_unit"])
+        self.assertEqual(r.status, 200, r)
+        self.assertTrue(r.header("content-type").startswith("text/csv"))
+        self.assertTrue(r.body.startswith(b"\xef\xbb\xbf"))
+        table = list(csv.reader(io.StringIO(r.body.decode("utf-8-sig"))))
+        self.assertEqual(table[0][0], "交办编号")
+        self.assertNotIn("举报人姓名", table[0])
+        self.assertEqual(sorted(t[0] for t in table[1:]), ["X-1", "X-2"])
+        self.assertNotIn(b"13711112222", r.body)
+        self.assertNotIn("隐私".encode(), r.body)
+        self.assertNotIn(b"711****", r.body)
+        self.assertIn("'=HYPERLINK", [t[4] for t in table[1:] if t[0] == "X-2"][0])
+        r = self.svc.get("/api/v1/complaints/export?q=X-", token=self.tok["viewer1"],
+                         headers={"Accept": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"})
+        self.assertEqual(r.status, 200, r)
+        z = zipfile.ZipFile(io.BytesIO(r.body))
+        xml = "".join(z.read(n).decode("utf-8") for n in z.namelist() if n.endswith(".xml"))
+        self.assertIn("交办编号", xml)
+        self.assertIn("X-1", xml)
+        self.assertNotIn("13711112222", xml)
+        self.assertNotIn("隐私", xml)
+        self.assertNotIn("举报人姓名", xml)
+        # the office may export them, recorded in the audit trail
+        assert_problem(self, self.svc.get("/api/v1/complaints/export?pii=true", token=self.tok["cg_unit"]),
+                       403, "forbidden")
+        r = self.svc.get("/api/v1/complaints/export?format=csv&q=X-1&pii=true", token=self.tok["office1"])
+        self.assertIn("13711112222".encode(), r.body)
+        self.assertEqual(self.q("SELECT purpose || ' ' || row_count FROM pii_reads ORDER BY id DESC LIMIT 1"),
+                         "export 1")
+
+    def test_14_batches(self):
+        r = self.svc.post("/api/v1/complaint-batches", {"campaign_id": self.campaign, "batch_no": 40,
+                                                        "handed_over_on": "2023-12-20", "expected_count": 52,
+                                                        "acknowledged": True}, token=self.tok["office1"])
+        self.assertEqual(r.status, 201, r)
+        self.assertIsNotNone(r.json["acknowledged_at"])
+        assert_problem(self, self.svc.post("/api/v1/complaint-batches", {"campaign_id": self.campaign, "batch_no": 40,
+                                                                         "handed_over_on": "2023-12-20"},
+                                           token=self.tok["office1"]), 409, "duplicate")
+        assert_problem(self, self.svc.post("/api/v1/complaint-batches", {"campaign_id": self.campaign, "batch_no": 41,
+                                                                         "handed_over_on": "2023-12-20"},
+                                           token=self.tok["cg_unit"]), 403, "forbidden")
+        items = self.svc.get("/api/v1/complaint-batches?campaign_id=%d" % self.campaign,
+                             token=self.tok["viewer1"]).json["items"]
+        self.assertIn(40, [b["batch_no"] for b in items])
+
+    def test_15_audit_chain_still_verifies(self):
+        r = self.svc.get("/api/v1/audit/verify", token=self.tok["office1"])
+        self.assertEqual(r.status, 200, r)
+        self.assertTrue(r.json["ok"], r.json)
+
+
+if __name__ == "__main__":
+    harness.main()
