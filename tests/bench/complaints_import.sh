@@ -11,8 +11,9 @@ bench_serve --threads 16 --db-pool 8 --statement-timeout-ms 60000
 TOKEN=$(bench_token office)
 PSQL=("$ROOT/scripts/pg" psql -d bench_complaints -qtA)
 "${PSQL[@]}" -c "INSERT INTO campaigns (name, round, province_org_id)
-                 SELECT '第三轮中央生态环境保护督察', 3, id FROM orgs WHERE code = '620000'"
-CAMPAIGN=$("${PSQL[@]}" -c "SELECT max(id) FROM campaigns")
+                 SELECT '第三轮中央生态环境保护督察', 3, id FROM orgs WHERE code = '620000'
+                 ON CONFLICT DO NOTHING"   # the demo data may have made it already
+CAMPAIGN=$("${PSQL[@]}" -c "SELECT id FROM campaigns WHERE round = 3")
 
 FILE=$(mktemp --suffix=.csv)
 trap 'rm -f "$FILE"; kill $SERVICE_PID 2>/dev/null || true' EXIT
