@@ -65,6 +65,11 @@ extern const struct route task_extensions_routes[];
 extern const size_t task_extensions_routes_count;
 extern const struct route task_reports_routes[];
 extern const size_t task_reports_routes_count;
+/* Ledger exports and imports (ledger_io.c). */
+extern const struct route ledger_io_routes[];
+extern const size_t ledger_io_routes_count;
+extern const struct route complaint_routes[];
+extern const size_t complaint_routes_count;
 extern const struct route testing_routes[];
 extern const size_t testing_routes_count;
 

@@ -8,6 +8,8 @@
 #ifndef RECTIFY_LEDGER_H
 #define RECTIFY_LEDGER_H
 
+#include "rectify/params.h"
+
 #include <libpq-fe.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -40,6 +42,15 @@ struct cJSON;
 /* Keyset sort keys: the key column, its cursor text and the cast back. */
 #define LEDGER_TS_KEY(t) \
     "to_char(" t ".updated_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')"
+
+/* A statement to run before a list statement in the same request (one
+ * pipeline, one transaction): custom plans for the rest of the transaction.
+ * List statements have optional filters `($n IS NULL OR …)` that fold away
+ * only in a custom plan; PostgreSQL may switch a prepared statement to a
+ * generic plan after five executions, which keeps every term and cannot
+ * use the index a filter needs. Point lookups keep their cached generic
+ * plans (replanning the task detail would cost more than it runs). */
+extern const char ledger_sql_custom_plans[];
 
 /* --- collected errors ------------------------------------------------------- */
 struct lerrs {
@@ -74,11 +85,6 @@ void lcheck_stage_targets(struct lerrs *l, const char *ptr, const struct cJSON *
  * 422 validation_failed with every error when invalid. */
 bool ledger_body_or_reply(struct req *r, const struct vfield *f, size_t nf,
                           const struct lfield *x, size_t nx);
-/* 422 with one error. */
-void ledger_reply_field(struct req *r, int status, const char *code, const char *detail,
-                        const char *pointer, const char *message);
-/* The validated body as text for a $n::jsonb parameter (arena-owned). */
-const char *ledger_body_text_or_reply(struct req *r);
 
 /* Member helpers (NULL when absent or JSON null). */
 const char *ledger_json_string(const struct cJSON *obj, const char *name);
@@ -88,8 +94,6 @@ const char *ledger_json_string(const struct cJSON *obj, const char *name);
 bool ledger_date_ok(const char *s);
 /* Not only white space. */
 bool ledger_not_blank(const char *s);
-/* A positive decimal id that fits a bigint, normalised into out. */
-bool ledger_id_parse(const char *s, char out[24]);
 
 /* --- query parameters ------------------------------------------------------------
  * Each reads one parameter; absent → returns NULL (nothing recorded); bad →
@@ -118,13 +122,8 @@ void lq_page(struct req *r, struct lerrs *l, const char *sort, enum lkey kind, c
 /* 400 invalid_parameter when l has errors; returns true when there were none. */
 bool lq_ok_or_reply(struct req *r, struct lerrs *l);
 
-/* --- concurrency ------------------------------------------------------------------- */
-/* If-Match → the version it names (428 when missing or "*"; anything but one
- * strong "N" becomes version 0, which never matches: 412). */
-bool ledger_if_match_or_reply(struct req *r, char version[16]);
-void ledger_set_etag(struct req *r, const char *version);
-void ledger_reply_stale(struct req *r, const char *current_version);
-
+/* --- concurrency: if_match_or_reply, reply_etag, reply_precondition_failed
+ * (params.h) --------------------------------------------------------------- */
 /* A problem document with extra members: extra is a JSON object text whose
  * members are appended (e.g. {"current_state": "…"}). */
 void ledger_reply_problem_ext(struct req *r, int status, const char *code, const char *detail,

@@ -152,7 +152,7 @@ static void list_campaigns(struct req *r)
 static void get_campaign(struct req *r)
 {
     char id[24];
-    if (!ledger_id_parse(req_param(r, "id"), id)) {
+    if (!id_parse(req_param(r, "id"), id)) {
         reply_not_found(r);
         return;
     }
@@ -170,13 +170,13 @@ static void get_campaign(struct req *r)
 
 static void reply_bad_ref(struct req *r, const char *field)
 {
-    ledger_reply_field(r, 422, "validation_failed", "A referenced organisation does not exist.",
+    reply_field_error(r, 422, "validation_failed", "A referenced organisation does not exist.",
                        arena_printf(r->arena, "/%s", field), "does not exist");
 }
 
 static void reply_duplicate(struct req *r)
 {
-    ledger_reply_field(r, 409, "conflict",
+    reply_field_error(r, 409, "conflict",
                        "The province already has a campaign with this round number.", "/round",
                        "already exists for this province");
 }
@@ -188,11 +188,11 @@ static void create_campaign(struct req *r)
     const char *start = ledger_json_string(r->json, "stay_start");
     const char *end = ledger_json_string(r->json, "stay_end");
     if (start && end && strcmp(end, start) < 0) {
-        ledger_reply_field(r, 422, "validation_failed", "The stay ends before it starts.",
+        reply_field_error(r, 422, "validation_failed", "The stay ends before it starts.",
                            "/stay_end", "must not be before stay_start");
         return;
     }
-    const char *body = ledger_body_text_or_reply(r);
+    const char *body = json_body_text_or_reply(r);
     if (!body)
         return;
     const char *params[] = {body};
@@ -215,14 +215,14 @@ static void create_campaign(struct req *r)
 static void patch_campaign(struct req *r)
 {
     char id[24], version[16];
-    if (!ledger_id_parse(req_param(r, "id"), id)) {
+    if (!id_parse(req_param(r, "id"), id)) {
         reply_not_found(r);
         return;
     }
-    if (!ledger_if_match_or_reply(r, version) ||
+    if (!if_match_or_reply(r, version) ||
         !ledger_body_or_reply(r, patch_fields, NPATCH, NULL, 0))
         return;
-    const char *body = ledger_body_text_or_reply(r);
+    const char *body = json_body_text_or_reply(r);
     if (!body)
         return;
     const char *params[] = {id, version, body};
@@ -234,11 +234,11 @@ static void patch_campaign(struct req *r)
     if (strcmp(status, "not_found") == 0)
         reply_not_found(r);
     else if (strcmp(status, "stale") == 0)
-        ledger_reply_stale(r, PQgetvalue(res, 0, 2));
+        reply_precondition_failed(r, PQgetvalue(res, 0, 2));
     else if (strcmp(status, "bad_ref") == 0)
         reply_bad_ref(r, PQgetvalue(res, 0, 1));
     else if (strcmp(status, "bad_stay") == 0)
-        ledger_reply_field(r, 422, "validation_failed", "The stay ends before it starts.",
+        reply_field_error(r, 422, "validation_failed", "The stay ends before it starts.",
                            "/stay_end", "must not be before stay_start");
     else if (strcmp(status, "duplicate") == 0)
         reply_duplicate(r);

@@ -11,6 +11,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+const char ledger_sql_custom_plans[] =
+    "SELECT set_config('plan_cache_mode', 'force_custom_plan', true)";
+
 /* --- errors ------------------------------------------------------------------- */
 
 void lerr_body(struct lerrs *l, const char *pointer, const char *message)
@@ -48,20 +51,6 @@ bool ledger_date_ok(const char *s)
 bool ledger_not_blank(const char *s)
 {
     return strspn(s, " \t\r\n") < strlen(s);
-}
-
-bool ledger_id_parse(const char *s, char out[24])
-{
-    if (!s || !*s || strlen(s) > 19)
-        return false;
-    for (const char *p = s; *p; p++)
-        if (*p < '0' || *p > '9')
-            return false;
-    unsigned long long v = strtoull(s, NULL, 10);
-    if (v == 0 || v > LLONG_MAX)
-        return false;
-    snprintf(out, 24, "%llu", v);
-    return true;
 }
 
 static bool text_ok(const char *s, size_t min, size_t max)
@@ -246,23 +235,6 @@ out:
     return false;
 }
 
-void ledger_reply_field(struct req *r, int status, const char *code, const char *detail,
-                        const char *pointer, const char *message)
-{
-    struct field_error e = {.pointer = pointer, .message = message};
-    reply_problem_errors(r, status, code, detail, &e, 1);
-}
-
-const char *ledger_body_text_or_reply(struct req *r)
-{
-    char *text = cJSON_PrintUnformatted(r->json);
-    if (!text || arena_defer(r->arena, free, text)) {
-        reply_problem(r, 500, "internal_error", "Out of memory.");
-        return NULL;
-    }
-    return text;
-}
-
 const char *ledger_json_string(const cJSON *obj, const char *name)
 {
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, name);
@@ -277,7 +249,7 @@ const char *lq_id(struct req *r, struct lerrs *l, const char *name)
     if (!v)
         return NULL;
     char *out = arena_alloc(r->arena, 24);
-    if (out && ledger_id_parse(v, out))
+    if (out && id_parse(v, out))
         return out;
     lerr_param(l, name, "must be a positive integer id");
     return NULL;
@@ -505,36 +477,6 @@ bool lq_ok_or_reply(struct req *r, struct lerrs *l)
 
 /* --- concurrency ------------------------------------------------------------------- */
 
-bool ledger_if_match_or_reply(struct req *r, char version[16])
-{
-    const char *h = req_header(r, "If-Match");
-    while (h && (*h == ' ' || *h == '\t'))
-        h++;
-    if (!h || !*h || (h[0] == '*' && strspn(h + 1, " \t") == strlen(h + 1))) {
-        reply_problem(r, 428, "precondition_required",
-                      "This request requires an If-Match header with the resource's ETag.");
-        return false;
-    }
-    snprintf(version, 16, "0");
-    size_t digits = h[0] == '"' ? strspn(h + 1, "0123456789") : 0;
-    if (digits >= 1 && digits <= 9 && h[1 + digits] == '"' &&
-        strspn(h + 2 + digits, " \t") == strlen(h + 2 + digits))
-        snprintf(version, 16, "%ld", strtol(h + 1, NULL, 10));
-    return true;
-}
-
-void ledger_set_etag(struct req *r, const char *version)
-{
-    reply_header(r, "ETag", arena_printf(r->arena, "\"%s\"", version));
-}
-
-void ledger_reply_stale(struct req *r, const char *current_version)
-{
-    reply_problem(r, 412, "precondition_failed",
-                  "If-Match does not match the current version \"%s\"; re-read and retry.",
-                  current_version);
-}
-
 void ledger_reply_problem_ext(struct req *r, int status, const char *code, const char *detail,
                               const char *extra)
 {
@@ -567,6 +509,6 @@ void ledger_reply_row(struct req *r, int status, PGresult *res, int col, int eta
         return;
     }
     if (etag_col >= 0)
-        ledger_set_etag(r, PQgetvalue(res, 0, etag_col));
+        reply_etag(r, PQgetvalue(res, 0, etag_col));
     reply_json(r, status, PQgetvalue(res, 0, col), (size_t)PQgetlength(res, 0, col));
 }

@@ -225,7 +225,7 @@ static void list_problems(struct req *r)
 static void get_problem(struct req *r)
 {
     char id[24];
-    if (!ledger_id_parse(req_param(r, "id"), id)) {
+    if (!id_parse(req_param(r, "id"), id)) {
         reply_not_found(r);
         return;
     }
@@ -242,7 +242,7 @@ static void get_problem(struct req *r)
 
 static void reply_bad_ref(struct req *r, const char *field)
 {
-    ledger_reply_field(r, 422, "validation_failed",
+    reply_field_error(r, 422, "validation_failed",
                        strcmp(field, "campaign_id") == 0 ? "The campaign does not exist."
                                                          : "A referenced organisation does not exist.",
                        arena_printf(r->arena, "/%s", field), "does not exist");
@@ -252,7 +252,7 @@ static void create_problem(struct req *r)
 {
     if (!ledger_body_or_reply(r, create_fields, N(create_fields), create_x, N(create_x)))
         return;
-    const char *body = ledger_body_text_or_reply(r);
+    const char *body = json_body_text_or_reply(r);
     if (!body)
         return;
     const char *params[] = {body};
@@ -264,7 +264,7 @@ static void create_problem(struct req *r)
     if (strcmp(status, "bad_ref") == 0) {
         reply_bad_ref(r, PQgetvalue(res, 0, 1));
     } else if (strcmp(status, "duplicate") == 0) {
-        ledger_reply_field(r, 409, "conflict", "The campaign already has a problem with this code.",
+        reply_field_error(r, 409, "conflict", "The campaign already has a problem with this code.",
                            "/code", "already exists in this campaign");
     } else {
         reply_header(r, "Location",
@@ -276,14 +276,14 @@ static void create_problem(struct req *r)
 static void patch_problem(struct req *r)
 {
     char id[24], version[16];
-    if (!ledger_id_parse(req_param(r, "id"), id)) {
+    if (!id_parse(req_param(r, "id"), id)) {
         reply_not_found(r);
         return;
     }
-    if (!ledger_if_match_or_reply(r, version) ||
+    if (!if_match_or_reply(r, version) ||
         !ledger_body_or_reply(r, patch_fields, N(patch_fields), create_x, N(create_x)))
         return;
-    const char *body = ledger_body_text_or_reply(r);
+    const char *body = json_body_text_or_reply(r);
     if (!body)
         return;
     const char *params[] = {id, version, body};
@@ -295,7 +295,7 @@ static void patch_problem(struct req *r)
     if (strcmp(status, "not_found") == 0)
         reply_not_found(r);
     else if (strcmp(status, "stale") == 0)
-        ledger_reply_stale(r, PQgetvalue(res, 0, 2));
+        reply_precondition_failed(r, PQgetvalue(res, 0, 2));
     else if (strcmp(status, "bad_ref") == 0)
         reply_bad_ref(r, PQgetvalue(res, 0, 1));
     else

@@ -79,7 +79,7 @@ static const struct vfield decision_fields[] = {
 
 static bool task_id_or_reply(struct req *r, char id[24])
 {
-    if (ledger_id_parse(req_param(r, "id"), id))
+    if (id_parse(req_param(r, "id"), id))
         return true;
     reply_problem(r, 404, "not_found", "No such task.");
     return false;
@@ -101,7 +101,7 @@ static void request_extension(struct req *r)
     if (!task_id_or_reply(r, id) ||
         !ledger_body_or_reply(r, request_fields, N(request_fields), NULL, 0))
         return;
-    const char *body = ledger_body_text_or_reply(r);
+    const char *body = json_body_text_or_reply(r);
     if (!body)
         return;
     const char *params[] = {id, body};
@@ -122,7 +122,7 @@ static void request_extension(struct req *r)
         reply_problem(r, 409, "not_extendable",
                       "Only pending or in-progress tasks can have their deadline extended.");
     else if (strcmp(s, "not_later") == 0)
-        ledger_reply_field(r, 422, "validation_failed",
+        reply_field_error(r, 422, "validation_failed",
                            "The new deadline must be after the current one.", "/new_deadline",
                            arena_printf(r->arena, "must be after %s", PQgetvalue(res, 0, 1)));
     else if (strcmp(s, "pending_request") == 0)
@@ -137,7 +137,7 @@ static void decide_extension(struct req *r)
     char id[24], ext[24];
     if (!task_id_or_reply(r, id))
         return;
-    if (!ledger_id_parse(req_param(r, "ext_id"), ext)) {
+    if (!id_parse(req_param(r, "ext_id"), ext)) {
         reply_problem(r, 404, "not_found", "No such extension request.");
         return;
     }

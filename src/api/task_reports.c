@@ -96,7 +96,7 @@ static const struct lfield report_x[] = {
 
 static bool task_id_or_reply(struct req *r, char id[24])
 {
-    if (ledger_id_parse(req_param(r, "id"), id))
+    if (id_parse(req_param(r, "id"), id))
         return true;
     reply_problem(r, 404, "not_found", "No such task.");
     return false;
@@ -124,7 +124,7 @@ static void create_report(struct req *r)
     if (!task_id_or_reply(r, id) ||
         !ledger_body_or_reply(r, report_fields, N(report_fields), report_x, N(report_x)))
         return;
-    const char *body = ledger_body_text_or_reply(r);
+    const char *body = json_body_text_or_reply(r);
     if (!body)
         return;
     const char *params[] = {id, body};
@@ -147,12 +147,12 @@ static void create_report(struct req *r)
                       "Progress is reported on pending, in-progress or completed tasks; this one"
                       " is %s.", PQgetvalue(res[0], 0, 2));
     else if (strcmp(s, "measures_done") == 0)
-        ledger_reply_field(r, 422, "validation_failed", "A measure position is out of range.",
+        reply_field_error(r, 422, "validation_failed", "A measure position is out of range.",
                            "/measures_done",
                            arena_printf(r->arena, "positions must be between 1 and %s",
                                         PQgetvalue(res[0], 0, 1)));
     else if (strcmp(s, "attachment_ids") == 0)
-        ledger_reply_field(r, 422, "validation_failed", "An attachment does not exist.",
+        reply_field_error(r, 422, "validation_failed", "An attachment does not exist.",
                            "/attachment_ids", "names an attachment that does not exist");
     else if (PQntuples(res[2]) == 1)
         ledger_reply_row(r, 201, res[2], 1, -1);

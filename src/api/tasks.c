@@ -6,7 +6,9 @@
  * Lists are keyset-paginated; each whitelisted sort has its own static
  * statement (built from one macro), every filter is an optional
  * `($n IS NULL OR …)` term. Warning levels come from rectify.task_warning
- * (rules in sql/migrations/0011_ledger.sql). */
+ * (rules in sql/migrations/0011_ledger.sql). What keeps a page fast over
+ * 100 000 tasks (custom plans, leakproof filters under row-level security,
+ * warning levels as column conditions): docs/ledger.md "Lists and indexes". */
 #include "rectify/api.h"
 
 #include "rectify/arena.h"
@@ -54,6 +56,55 @@
 static const char sql_get[] =
     "SELECT t.version, " TASK_DETAIL("t") "::text FROM tasks t WHERE t.id = $1::bigint";
 
+/* The warning filter, level by level, as the conditions of
+ * rectify.task_warning (0011) spelled out over the columns instead of
+ * `task_warning(…) = $10`: the planner estimates these from the column
+ * statistics (a computed level always looks 0.5 % selective, so a level that
+ * matches half the tasks got a bitmap scan of all of them and a sort), and
+ * their simple parts are index conditions — red: the two partial indexes of
+ * 0011 (no report for too long; open dated overdue), yellow: open dated
+ * tasks from today on. With custom plans (ledger_sql_custom_plans) the
+ * terms of the other levels fold away. Keep in step with
+ * rectify.task_warning; the Warnings test of tests/api/test_ledger.py checks
+ * both against each other. */
+#define W_OPEN(t) t ".status IN ('pending', 'in_progress')"
+#define W_SILENT(t)                                                                         \
+    "coalesce(" t ".last_reported_at, " t ".started_at, " t ".created_at) < now() -"         \
+    " make_interval(days => (SELECT z.report_interval_days FROM ledger_settings z))"
+#define W_SOON "current_date + (SELECT z.due_soon_days FROM ledger_settings z)"
+#define W_START(t) "coalesce(" t ".started_at, " t ".created_at)::date"
+#define W_BEHIND(t)                                                                         \
+    t ".percent < 100.0 * least(greatest(current_date - " W_START(t) ", 0),"                 \
+    " greatest(" t ".effective_deadline - " W_START(t) ", 1))"                              \
+    " / greatest(" t ".effective_deadline - " W_START(t) ", 1)"                              \
+    " - (SELECT z.schedule_tolerance_pct FROM ledger_settings z)"
+#define TASK_WARNING_FILTER(t)                                                              \
+    "   AND ($10::text IS NULL OR $10::text <> 'red' OR (" W_OPEN(t) " AND (" W_SILENT(t)    \
+    "        OR (" t ".deadline_kind = 'date' AND " t ".effective_deadline < current_date))))" \
+    "   AND ($10::text IS NULL OR $10::text <> 'yellow' OR (" W_OPEN(t)                      \
+    "        AND " t ".deadline_kind = 'date' AND " t ".effective_deadline >= current_date"   \
+    "        AND " t ".deadline_key >= current_date"                                          \
+    "        AND NOT (" W_SILENT(t) ") AND (" t ".effective_deadline <= " W_SOON              \
+    "             OR " W_BEHIND(t) ")))"                                                      \
+    "   AND ($10::text IS NULL OR $10::text <> 'green' OR NOT (" W_OPEN(t) ")"               \
+    "        OR (NOT (" W_SILENT(t) ") AND (" t ".deadline_kind <> 'date'"                    \
+    "            OR (" t ".effective_deadline > " W_SOON " AND NOT (" W_BEHIND(t) ")))))"
+
+/* lead_org: the lead org or any org below it. Written as `owner_org_id =
+ * ANY (ids)` because equality on a bigint is leakproof: under row-level
+ * security only leakproof conditions may become index conditions, and
+ * ltree's `<@` or an array's `@>` are not (they stay filters). */
+#define TASK_LEAD_FILTER(t)                                                                 \
+    "   AND ($5::bigint IS NULL OR " t ".owner_org_id = ANY (ARRAY(SELECT o.id FROM orgs o"  \
+    "        WHERE o.path <@ (SELECT p.path FROM orgs p WHERE p.id = $5::bigint))))"
+
+/* q: trigram search. ILIKE is not leakproof either, so under row-level
+ * security the planner will not use the trigram index for it; the search
+ * runs in rectify.task_search_ids (0012, SECURITY DEFINER, applying the same
+ * visibility itself), which returns the ids of the matching visible tasks. */
+#define TASK_SEARCH_FILTER(t)                                                               \
+    "   AND ($12::text IS NULL OR " t ".id IN (SELECT rectify.task_search_ids($12::text)))"
+
 /* Filters: $1 campaign, $2 problem, $3 category, $4 statuses, $5 lead org
  * (subtree), $6 official (ILIKE), $7 overdue, $8 due before, $9 due after
  * (effective deadline, inclusive), $10 warning, $11 reopened, $12 q (ILIKE
@@ -63,16 +114,22 @@ static const char sql_get[] =
     "   AND ($2::bigint IS NULL OR t.problem_id = $2::bigint)"                               \
     "   AND ($3::text IS NULL OR EXISTS (SELECT 1 FROM problems p"                           \
     "        WHERE p.id = t.problem_id AND p.category = $3::text))"                           \
+    /* one status: `=` (folds in a custom plan), so (status, key, id) gives the order */ \
+    "   AND ($4::text[] IS NULL OR cardinality($4::text[]) <> 1 OR t.status = ($4::text[])[1])" \
     "   AND ($4::text[] IS NULL OR t.status = ANY ($4::text[]))"                             \
-    "   AND ($5::bigint IS NULL OR t.owner_org_path <@"                                      \
-    "        (SELECT o.path FROM orgs o WHERE o.id = $5::bigint))"                            \
+    TASK_LEAD_FILTER("t")                                                                    \
     "   AND ($6::text IS NULL OR t.responsible_name ILIKE $6::text)"                         \
-    "   AND ($7::boolean IS NULL OR " LEDGER_OVERDUE("t") " = $7::boolean)"                  \
-    "   AND ($8::date IS NULL OR t.effective_deadline <= $8::date)"                          \
-    "   AND ($9::date IS NULL OR t.effective_deadline >= $9::date)"                          \
-    "   AND ($10::text IS NULL OR " LEDGER_WARNING("t", "s") " = $10::text)"                 \
+    "   AND ($7::boolean IS NULL OR NOT $7::boolean OR (" LEDGER_OVERDUE("t")               \
+    "        AND t.deadline_key < current_date))"                                             \
+    "   AND ($7::boolean IS NULL OR $7::boolean OR NOT " LEDGER_OVERDUE("t") ")"              \
+    /* deadline_key = effective_deadline, or infinity without one: the same  \
+     * conditions, and the (…, deadline_key, id) indexes can start there. */  \
+    "   AND ($8::date IS NULL OR t.deadline_key <= $8::date)"                                \
+    "   AND ($9::date IS NULL OR (t.effective_deadline >= $9::date"                           \
+    "        AND t.deadline_key >= $9::date))"                                                \
+    TASK_WARNING_FILTER("t")                                                                 \
     "   AND ($11::boolean IS NULL OR t.reopened = $11::boolean)"                             \
-    "   AND ($12::text IS NULL OR t.search_text ILIKE $12::text)"
+    TASK_SEARCH_FILTER("t")
 
 #define TASK_LIST(SORT, KEY, KEYARG, KEYOUT, DIR, CMP)                                       \
     "WITH page AS (SELECT t.*, row_number() OVER (ORDER BY " KEY " " DIR ", t.id " DIR       \
@@ -298,14 +355,17 @@ static void list_tasks(struct req *r)
     p[14] = limit;
     if (!lq_ok_or_reply(r, &l))
         return;
-    struct db_query q = {sql_lists[sort], 15, p};
-    reply_db_json(r, 200, &q);
+    struct db_query q[] = {{ledger_sql_custom_plans, 0, NULL}, {sql_lists[sort], 15, p}};
+    PGresult *res[2];
+    if (!db_run_or_reply(r, q, 2, res))
+        return;
+    ledger_reply_row(r, 200, res[1], 0, -1);
 }
 
 static void get_task(struct req *r)
 {
     char id[24];
-    if (!ledger_id_parse(req_param(r, "id"), id)) {
+    if (!id_parse(req_param(r, "id"), id)) {
         reply_not_found(r);
         return;
     }
@@ -322,7 +382,7 @@ static void get_task(struct req *r)
 
 static void reply_bad_ref(struct req *r, const char *field)
 {
-    ledger_reply_field(r, 422, "validation_failed",
+    reply_field_error(r, 422, "validation_failed",
                        strcmp(field, "problem_id") == 0 ? "The problem does not exist."
                                                         : "A referenced organisation does not exist.",
                        arena_printf(r->arena, "/%s", field),
@@ -339,12 +399,12 @@ static bool deadline_consistent_or_reply(struct req *r)
     if (!kind)
         kind = "date";
     if (strcmp(kind, "date") == 0 && !deadline) {
-        ledger_reply_field(r, 422, "validation_failed", "A dated task needs a deadline.",
+        reply_field_error(r, 422, "validation_failed", "A dated task needs a deadline.",
                            "/deadline", "is required when deadline_kind is date");
         return false;
     }
     if (strcmp(kind, "date") != 0 && deadline) {
-        ledger_reply_field(r, 422, "validation_failed",
+        reply_field_error(r, 422, "validation_failed",
                            "Only tasks with deadline_kind date have a deadline.", "/deadline",
                            arena_printf(r->arena, "must be null when deadline_kind is %s", kind));
         return false;
@@ -357,7 +417,7 @@ static void create_task(struct req *r)
     if (!ledger_body_or_reply(r, create_fields, N(create_fields), task_x, N(task_x)) ||
         !deadline_consistent_or_reply(r))
         return;
-    const char *body = ledger_body_text_or_reply(r);
+    const char *body = json_body_text_or_reply(r);
     if (!body)
         return;
     const char *params[] = {body};
@@ -369,7 +429,7 @@ static void create_task(struct req *r)
     if (strcmp(status, "bad_ref") == 0) {
         reply_bad_ref(r, PQgetvalue(res, 0, 1));
     } else if (strcmp(status, "duplicate") == 0) {
-        ledger_reply_field(r, 409, "conflict", "The campaign already has a task with this code.",
+        reply_field_error(r, 409, "conflict", "The campaign already has a task with this code.",
                            "/code", "already exists in this campaign");
     } else {
         reply_header(r, "Location",
@@ -381,14 +441,14 @@ static void create_task(struct req *r)
 static void patch_task(struct req *r)
 {
     char id[24], version[16];
-    if (!ledger_id_parse(req_param(r, "id"), id)) {
+    if (!id_parse(req_param(r, "id"), id)) {
         reply_not_found(r);
         return;
     }
-    if (!ledger_if_match_or_reply(r, version) ||
+    if (!if_match_or_reply(r, version) ||
         !ledger_body_or_reply(r, patch_fields, N(patch_fields), task_x, N(task_x)))
         return;
-    const char *body = ledger_body_text_or_reply(r);
+    const char *body = json_body_text_or_reply(r);
     if (!body)
         return;
     const char *params[] = {id, version, body};
@@ -400,14 +460,14 @@ static void patch_task(struct req *r)
     if (strcmp(status, "not_found") == 0)
         reply_not_found(r);
     else if (strcmp(status, "stale") == 0)
-        ledger_reply_stale(r, PQgetvalue(res, 0, 2));
+        reply_precondition_failed(r, PQgetvalue(res, 0, 2));
     else if (strcmp(status, "bad_ref") == 0)
         reply_bad_ref(r, PQgetvalue(res, 0, 1));
     else if (strcmp(status, "deadline_required") == 0)
-        ledger_reply_field(r, 422, "validation_failed", "A dated task needs a deadline.",
+        reply_field_error(r, 422, "validation_failed", "A dated task needs a deadline.",
                            "/deadline", "is required when deadline_kind is date");
     else if (strcmp(status, "deadline_forbidden") == 0)
-        ledger_reply_field(r, 422, "validation_failed",
+        reply_field_error(r, 422, "validation_failed",
                            "Only tasks with deadline_kind date have a deadline.", "/deadline",
                            "must be null unless deadline_kind is date");
     else
@@ -460,11 +520,11 @@ static void reply_invalid_transition(struct req *r, enum task_state cur, const c
 static void transition_task(struct req *r)
 {
     char id[24], version[16];
-    if (!ledger_id_parse(req_param(r, "id"), id)) {
+    if (!id_parse(req_param(r, "id"), id)) {
         reply_not_found(r);
         return;
     }
-    if (!ledger_if_match_or_reply(r, version) ||
+    if (!if_match_or_reply(r, version) ||
         !ledger_body_or_reply(r, transition_fields, N(transition_fields), NULL, 0))
         return;
     const char *name = ledger_json_string(r->json, "action");
@@ -476,12 +536,12 @@ static void transition_task(struct req *r)
         return;
     }
     if (task_action_needs_reason(action) && !reason) {
-        ledger_reply_field(r, 422, "validation_failed", "Re-opening a task needs a reason.",
+        reply_field_error(r, 422, "validation_failed", "Re-opening a task needs a reason.",
                            "/reason", "is required for reopen");
         return;
     }
     if (!task_action_needs_reason(action) && reason) {
-        ledger_reply_field(r, 422, "validation_failed", "Only reopen takes a reason.", "/reason",
+        reply_field_error(r, 422, "validation_failed", "Only reopen takes a reason.", "/reason",
                            arena_printf(r->arena, "must be absent for %s", name));
         return;
     }
@@ -506,7 +566,7 @@ static void transition_task(struct req *r)
     if (strcmp(status, "not_found") == 0) {
         reply_not_found(r);
     } else if (strcmp(status, "stale") == 0) {
-        ledger_reply_stale(r, PQgetvalue(res[0], 0, 2));
+        reply_precondition_failed(r, PQgetvalue(res[0], 0, 2));
     } else if (strcmp(status, "not_lead") == 0) {
         reply_problem(r, 403, "forbidden",
                       "Only the lead organisation (or the office) moves this task.");

@@ -705,8 +705,12 @@ class Lists(Ledger):
         assert_problem(self, self.call("GET", "/api/v1/tasks?cursor=" + forged, "office"), 400, "invalid_parameter")
 
     def test_trigram_index_is_used(self):
-        plan = self.sql("SET enable_seqscan = off; EXPLAIN SELECT id FROM tasks WHERE search_text ILIKE '%%防沙治沙%%'")
-        self.assertIn("tasks_search_trgm", plan)
+        # q= searches the lower-cased copy with LIKE (0012: rectify.task_search_ids)
+        plan = self.sql("SET enable_seqscan = off; EXPLAIN SELECT id FROM tasks"
+                        " WHERE search_folded LIKE lower('%%防沙治沙%%')")
+        self.assertIn("tasks_search_folded_trgm", plan)
+        self.assertEqual(self.ids(q="ABC-not-there"), [])
+        self.assertEqual(self.ids(q=self.t[2]["code"].lower()), [self.t[2]["id"]])   # case-insensitive
 
 
 if __name__ == "__main__":
