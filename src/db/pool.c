@@ -27,13 +27,22 @@ struct conn_slot {
     int next_name;
 };
 
+/* A request waiting for a connection. Freed connections are handed to the
+ * oldest waiter directly (FIFO), so a newcomer never overtakes a request
+ * that has been waiting: without it, tail latency under load was unbounded. */
+struct waiter {
+    struct waiter *next;
+    pthread_cond_t handed;
+    struct conn_slot *slot; /* set by release() */
+};
+
 struct db_pool {
     struct db_pool_options opt;
     char *url;
     pthread_mutex_t mu;
-    pthread_cond_t freed;
     struct conn_slot *slots;
     int in_use, waiting;
+    struct waiter *head, *tail; /* FIFO of waiting requests */
 };
 
 /* The first statement of every request transaction (see db_identity). */
@@ -52,18 +61,12 @@ struct db_pool *db_pool_new(const struct db_pool_options *opt)
     p->opt = *opt;
     p->url = strdup(opt->url);
     p->slots = calloc((size_t)opt->size, sizeof *p->slots);
-    pthread_condattr_t ca;
-    pthread_condattr_init(&ca);
-    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-    if (!p->url || !p->slots || pthread_mutex_init(&p->mu, NULL) ||
-        pthread_cond_init(&p->freed, &ca)) {
-        pthread_condattr_destroy(&ca);
+    if (!p->url || !p->slots || pthread_mutex_init(&p->mu, NULL)) {
         free(p->url);
         free(p->slots);
         free(p);
         return NULL;
     }
-    pthread_condattr_destroy(&ca);
     p->opt.url = p->url;
     return p;
 }
@@ -83,7 +86,6 @@ void db_pool_free(struct db_pool *p)
     for (int i = 0; i < p->opt.size; i++)
         slot_close(&p->slots[i]);
     pthread_mutex_destroy(&p->mu);
-    pthread_cond_destroy(&p->freed);
     free(p->slots);
     free(p->url);
     free(p);
@@ -147,32 +149,86 @@ static int slot_connect(struct db_pool *p, struct conn_slot *s, struct db_error 
     return 0;
 }
 
+/* Hands s to the oldest waiter, or marks it free. */
+static void release_slot(struct db_pool *p, struct conn_slot *s)
+{
+    pthread_mutex_lock(&p->mu);
+    struct waiter *w = p->head;
+    if (w) {
+        p->head = w->next;
+        if (!p->head)
+            p->tail = NULL;
+        p->waiting--;
+        w->slot = s; /* stays in use: it changes hands */
+        pthread_cond_signal(&w->handed);
+    } else {
+        s->in_use = false;
+        p->in_use--;
+    }
+    pthread_mutex_unlock(&p->mu);
+}
+
+static void dequeue(struct db_pool *p, struct waiter *w)
+{
+    struct waiter **pp = &p->head, *prev = NULL;
+    while (*pp && *pp != w) {
+        prev = *pp;
+        pp = &(*pp)->next;
+    }
+    if (!*pp)
+        return;
+    *pp = w->next;
+    if (p->tail == w)
+        p->tail = prev;
+    p->waiting--;
+}
+
 static enum db_status acquire(struct db_pool *p, struct conn_slot **out, struct db_error *err)
 {
-    struct timespec deadline;
-    clock_gettime(CLOCK_MONOTONIC, &deadline);
-    deadline.tv_sec += p->opt.acquire_timeout_ms / 1000;
-    deadline.tv_nsec += (long)(p->opt.acquire_timeout_ms % 1000) * 1000000L;
-    if (deadline.tv_nsec >= 1000000000L) {
-        deadline.tv_sec++;
-        deadline.tv_nsec -= 1000000000L;
-    }
     pthread_mutex_lock(&p->mu);
     struct conn_slot *s = NULL;
-    for (;;) {
-        /* Prefer a slot with an open connection. */
+    if (!p->head) {
+        /* Nobody waits: take a free slot, preferring an open connection. */
         for (int i = 0; i < p->opt.size; i++) {
             if (p->slots[i].in_use)
                 continue;
             if (!s || (!s->pg && p->slots[i].pg))
                 s = &p->slots[i];
         }
-        if (s)
-            break;
+        if (s) {
+            s->in_use = true;
+            p->in_use++;
+        }
+    }
+    if (!s) {
+        struct timespec deadline;
+        clock_gettime(CLOCK_MONOTONIC, &deadline);
+        deadline.tv_sec += p->opt.acquire_timeout_ms / 1000;
+        deadline.tv_nsec += (long)(p->opt.acquire_timeout_ms % 1000) * 1000000L;
+        if (deadline.tv_nsec >= 1000000000L) {
+            deadline.tv_sec++;
+            deadline.tv_nsec -= 1000000000L;
+        }
+        struct waiter w = {.next = NULL, .slot = NULL};
+        pthread_condattr_t ca;
+        pthread_condattr_init(&ca);
+        pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+        pthread_cond_init(&w.handed, &ca);
+        pthread_condattr_destroy(&ca);
+        if (p->tail)
+            p->tail->next = &w;
+        else
+            p->head = &w;
+        p->tail = &w;
         p->waiting++;
-        int rc = pthread_cond_timedwait(&p->freed, &p->mu, &deadline);
-        p->waiting--;
-        if (rc == ETIMEDOUT) {
+        while (!w.slot)
+            if (pthread_cond_timedwait(&w.handed, &p->mu, &deadline) == ETIMEDOUT)
+                break;
+        s = w.slot;
+        if (!s)
+            dequeue(p, &w); /* timed out before a connection was handed over */
+        pthread_cond_destroy(&w.handed);
+        if (!s) {
             pthread_mutex_unlock(&p->mu);
             metrics_db_error(DB_ERR_ACQUIRE);
             memset(err, 0, sizeof *err);
@@ -180,16 +236,10 @@ static enum db_status acquire(struct db_pool *p, struct conn_slot **out, struct 
             return DB_BUSY;
         }
     }
-    s->in_use = true;
-    p->in_use++;
     pthread_mutex_unlock(&p->mu);
     if (slot_connect(p, s, err)) {
         metrics_db_error(DB_ERR_CONNECTION);
-        pthread_mutex_lock(&p->mu);
-        s->in_use = false;
-        p->in_use--;
-        pthread_cond_signal(&p->freed);
-        pthread_mutex_unlock(&p->mu);
+        release_slot(p, s);
         return DB_UNAVAILABLE;
     }
     *out = s;
@@ -200,11 +250,7 @@ static void release(struct db_pool *p, struct conn_slot *s, bool broken)
 {
     if (broken)
         slot_close(s);
-    pthread_mutex_lock(&p->mu);
-    s->in_use = false;
-    p->in_use--;
-    pthread_cond_signal(&p->freed);
-    pthread_mutex_unlock(&p->mu);
+    release_slot(p, s);
 }
 
 /* One item of a pipeline: a Parse (prepare) or an Execute. */
