@@ -40,6 +40,7 @@
 #include "rectify/config.h"
 #include "rectify/csv.h"
 #include "rectify/export.h"
+#include "rectify/import_text.h"
 #include "rectify/ledger.h"
 #include "rectify/log.h"
 #include "rectify/permissions.h"
@@ -628,11 +629,6 @@ struct rerr {
     const char *pointer, *column, *message;
 };
 
-struct seen { /* open addressing: code -> first row */
-    char **keys;
-    long long *rows;
-    size_t cap, n;
-};
 
 struct import {
     struct req *r;
@@ -680,53 +676,7 @@ struct import {
 
 /* --- small helpers ----------------------------------------------------------------- */
 
-static size_t hash_str(const char *s)
-{
-    size_t h = 1469598103934665603ULL;
-    for (; *s; s++)
-        h = (h ^ (unsigned char)*s) * 1099511628211ULL;
-    return h;
-}
 
-/* The first row of key, or 0 after recording it; -1 when out of memory. */
-static long long seen_put(struct seen *s, const char *key, long long row)
-{
-    if ((s->n + 1) * 2 > s->cap) {
-        size_t cap = s->cap ? s->cap * 2 : 1024;
-        char **keys = calloc(cap, sizeof *keys);
-        long long *rows = calloc(cap, sizeof *rows);
-        if (!keys || !rows) {
-            free(keys);
-            free(rows);
-            return -1;
-        }
-        for (size_t i = 0; i < s->cap; i++) {
-            if (!s->keys[i])
-                continue;
-            size_t j = hash_str(s->keys[i]) & (cap - 1);
-            while (keys[j])
-                j = (j + 1) & (cap - 1);
-            keys[j] = s->keys[i];
-            rows[j] = s->rows[i];
-        }
-        free(s->keys);
-        free(s->rows);
-        s->keys = keys;
-        s->rows = rows;
-        s->cap = cap;
-    }
-    size_t j = hash_str(key) & (s->cap - 1);
-    while (s->keys[j]) {
-        if (strcmp(s->keys[j], key) == 0)
-            return s->rows[j];
-        j = (j + 1) & (s->cap - 1);
-    }
-    if (!(s->keys[j] = strdup(key)))
-        return -1;
-    s->rows[j] = row;
-    s->n++;
-    return 0;
-}
 
 /* A row's values live in an arena of their own, freed once the row is
  * normalised: the request's arena would keep every cell of a 20 MiB file. */
@@ -749,10 +699,7 @@ static void import_free(void *p)
 {
     struct import *im = p;
     row_done(im);
-    for (size_t i = 0; i < im->seen.cap; i++)
-        free(im->seen.keys[i]);
-    free(im->seen.keys);
-    free(im->seen.rows);
+    seen_free(&im->seen);
     for (size_t i = 0; i < im->nbatches; i++)
         free(im->batches[i]);
     free(im->batches);
@@ -784,28 +731,6 @@ static void stop(struct import *im, int status, const char *code, unsigned long 
 
 static void oom(struct import *im) { stop(im, 500, "internal_error", 0, 0, "Out of memory."); }
 
-/* ASCII white space and the full-width space trimmed; NULL when empty. */
-static char *trimmed(struct arena *a, const char *s, size_t len)
-{
-    size_t b = 0, e = len;
-    for (;;) {
-        if (b < e && strchr(" \t\r\n", s[b]))
-            b++;
-        else if (e - b >= 3 && memcmp(s + b, "\xE3\x80\x80", 3) == 0)
-            b += 3;
-        else
-            break;
-    }
-    for (;;) {
-        if (e > b && strchr(" \t\r\n", s[e - 1]))
-            e--;
-        else if (e - b >= 3 && memcmp(s + e - 3, "\xE3\x80\x80", 3) == 0)
-            e -= 3;
-        else
-            break;
-    }
-    return e > b ? arena_strndup(a, s + b, e - b) : NULL;
-}
 
 static size_t chars_of(const char *s)
 {
@@ -815,55 +740,7 @@ static size_t chars_of(const char *s)
     return n;
 }
 
-static bool digits(const char **p, int maxd, int *out)
-{
-    int n = 0, v = 0;
-    while (**p >= '0' && **p <= '9' && n < maxd) {
-        v = v * 10 + (**p - '0');
-        (*p)++;
-        n++;
-    }
-    if (!n || (**p >= '0' && **p <= '9'))
-        return false;
-    *out = v;
-    return true;
-}
 
-/* 2024-06-30, 2024/6/30, 2024.6.30, 2024年6月30日 → out "2024-06-30";
- * *rest = what follows. */
-static bool parse_date(const char *s, char out[11], const char **rest)
-{
-    const char *p = s;
-    int y, m, d;
-    if (!digits(&p, 4, &y) || p - s != 4)
-        return false;
-    bool zh = strncmp(p, "年", 3) == 0;
-    char sep = *p;
-    if (zh)
-        p += 3;
-    else if (sep == '-' || sep == '/' || sep == '.')
-        p++;
-    else
-        return false;
-    if (!digits(&p, 2, &m))
-        return false;
-    if (zh) {
-        if (strncmp(p, "月", 3) != 0)
-            return false;
-        p += 3;
-    } else if (*p++ != sep) {
-        return false;
-    }
-    if (!digits(&p, 2, &d))
-        return false;
-    if (zh && strncmp(p, "日", 3) == 0)
-        p += 3;
-    char tmp[40];
-    snprintf(tmp, sizeof tmp, "%04d-%02d-%02d", y, m, d);
-    snprintf(out, 11, "%.10s", tmp);
-    *rest = p;
-    return ledger_date_ok(out);
-}
 
 static const char *lookup(const struct word *w, const char *s)
 {
@@ -932,7 +809,7 @@ static size_t split(struct arena *a, const char *s, const char *const *seps, cha
         }
         if (cut)
             *cut = '\0';
-        char *t = trimmed(a, copy, strlen(copy));
+        char *t = import_trimmed(a, copy, strlen(copy));
         if (t) {
             if (n == max)
                 *too_many = true;
@@ -951,14 +828,14 @@ static const char *const org_seps[] = {"、", "，", "；", ",", ";", "\r\n", "\
 static const char *json_org_key(struct arena *a, const cJSON *v)
 {
     if (cJSON_IsString(v))
-        return trimmed(a, v->valuestring, strlen(v->valuestring));
+        return import_trimmed(a, v->valuestring, strlen(v->valuestring));
     if (cJSON_IsNumber(v) && v->valuedouble >= 1 && v->valuedouble <= (double)LEDGER_ID_MAX &&
         v->valuedouble == floor(v->valuedouble))
         return arena_printf(a, "id:%.0f", v->valuedouble);
     if (cJSON_IsObject(v)) {
         const cJSON *code = cJSON_GetObjectItemCaseSensitive(v, "code");
         if (cJSON_IsString(code))
-            return trimmed(a, code->valuestring, strlen(code->valuestring));
+            return import_trimmed(a, code->valuestring, strlen(code->valuestring));
         return json_org_key(a, cJSON_GetObjectItemCaseSensitive(v, "id"));
     }
     return NULL;
@@ -1043,7 +920,7 @@ static void norm(struct rowctx *x, const struct icol *c, const struct cell *v)
         }
         char d[11];
         const char *rest;
-        if (t && !(parse_date(t, d, &rest) && *rest == '\0')) {
+        if (t && !(import_parse_date(t, d, &rest) && *rest == '\0')) {
             rerr(x, c, "must be a date such as 2025-06-30 (or 2025/6/30, 2025年6月30日)");
             return;
         }
@@ -1075,7 +952,7 @@ static void norm(struct rowctx *x, const struct icol *c, const struct cell *v)
         if (v->json && cJSON_IsArray(v->json)) {
             for (const cJSON *it = v->json->child; it; it = it->next) {
                 const char *s = c->type == C_ORGS ? json_org_key(a, it)
-                                : cJSON_IsString(it) ? trimmed(a, it->valuestring,
+                                : cJSON_IsString(it) ? import_trimmed(a, it->valuestring,
                                                                strlen(it->valuestring))
                                                      : NULL;
                 if (!s) {
@@ -1120,7 +997,7 @@ static void norm(struct rowctx *x, const struct icol *c, const struct cell *v)
             for (const cJSON *it = v->json->child; it; it = it->next, n++) {
                 const char *tg = ledger_json_string(it, "target");
                 const char *due = ledger_json_string(it, "due");
-                char *tt = tg ? trimmed(a, tg, strlen(tg)) : NULL;
+                char *tt = tg ? import_trimmed(a, tg, strlen(tg)) : NULL;
                 if (!cJSON_IsObject(it) || !tt || !due || !ledger_date_ok(due) ||
                     cJSON_GetArraySize(it) != 2 || chars_of(tt) > 500) {
                     rerr(x, c, "items must be {\"target\": text (1..500), \"due\": YYYY-MM-DD}");
@@ -1148,13 +1025,13 @@ static void norm(struct rowctx *x, const struct icol *c, const struct cell *v)
             for (size_t i = 0; i < np; i++) {
                 char d[11];
                 const char *rest;
-                if (!parse_date(parts[i], d, &rest)) {
+                if (!import_parse_date(parts[i], d, &rest)) {
                     rerr(x, c, "each line must be a date and a target, e.g. 2025-06-30 完成验收");
                     return;
                 }
                 while (*rest == ' ' || *rest == '\t' || *rest == ':' || strncmp(rest, "：", 3) == 0)
                     rest += strncmp(rest, "：", 3) == 0 ? 3 : 1;
-                char *tt = trimmed(a, rest, strlen(rest));
+                char *tt = import_trimmed(a, rest, strlen(rest));
                 if (!tt || chars_of(tt) > 500) {
                     rerr(x, c, "each line must be a date and a target, e.g. 2025-06-30 完成验收");
                     return;
@@ -1342,7 +1219,7 @@ static int on_csv_record(void *ctx, const struct csv_record *rec)
         buf_init(&unknown, 4096);
         buf_init(&list, 4096);
         for (size_t i = 0; i < rec->nfields; i++) {
-            char *name = trimmed(a, rec->fields[i], rec->lens[i]);
+            char *name = import_trimmed(a, rec->fields[i], rec->lens[i]);
             int c = name ? column_by_name(k, name, true) : -2;
             if (c == -2) {
                 buf_printf(&unknown, "%s\"%s\"", unknown.len ? ", " : "", name ? name : "");
@@ -1387,7 +1264,7 @@ static int on_csv_record(void *ctx, const struct csv_record *rec)
         int c = im->colmap[i];
         if (c < 0)
             continue;
-        char *t = trimmed(a, rec->fields[i], rec->lens[i]);
+        char *t = import_trimmed(a, rec->fields[i], rec->lens[i]);
         /* undo the export's formula neutralisation ('=…, '+…, '-…, '@…) */
         if (t && t[0] == '\'' && t[1] && strchr("=+-@", t[1]))
             t++;
@@ -1454,7 +1331,7 @@ static void json_row_cells(struct import *im, const cJSON *obj, unsigned long lo
         v->json = m; /* norm() checks the JSON type */
         v->is_id = alt && k->cols[c].type == C_PROBLEM;
         if (cJSON_IsString(m))
-            v->text = trimmed(a, m->valuestring, strlen(m->valuestring));
+            v->text = import_trimmed(a, m->valuestring, strlen(m->valuestring));
         else if (cJSON_IsNumber(m) && !alt && k->cols[c].type != C_ORG)
             v->text = arena_printf(a, "%.15g", m->valuedouble);
     }
@@ -1731,26 +1608,6 @@ static void reply_summary(struct import *im)
     buf_free(&b);
 }
 
-static bool media_type_is(const char *ct, const char *type)
-{
-    size_t n = strlen(type);
-    if (!ct || strncasecmp(ct, type, n) != 0)
-        return false;
-    const char *p = ct + n;
-    while (*p == ' ')
-        p++;
-    if (*p == '\0')
-        return true;
-    if (*p != ';')
-        return false;
-    const char *cs = strcasestr(p, "charset=");
-    if (!cs)
-        return true;
-    cs += 8;
-    if (*cs == '"')
-        cs++;
-    return strncasecmp(cs, "utf-8", 5) == 0 || strncasecmp(cs, "utf8", 4) == 0;
-}
 
 static void run_import(struct req *r, const struct kind *k)
 {
@@ -1766,11 +1623,11 @@ static void run_import(struct req *r, const struct kind *k)
     }
     const char *ct = req_header(r, "Content-Type");
     enum fmt fmt;
-    if (media_type_is(ct, "text/csv"))
+    if (import_media_type_is(ct, "text/csv"))
         fmt = FMT_CSV;
-    else if (media_type_is(ct, "application/x-ndjson") || media_type_is(ct, "application/jsonl"))
+    else if (import_media_type_is(ct, "application/x-ndjson") || import_media_type_is(ct, "application/jsonl"))
         fmt = FMT_NDJSON;
-    else if (media_type_is(ct, "application/json"))
+    else if (import_media_type_is(ct, "application/json"))
         fmt = FMT_JSON;
     else {
         r->close_connection = true;
