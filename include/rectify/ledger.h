@@ -133,4 +133,82 @@ void ledger_reply_problem_ext(struct req *r, int status, const char *code, const
  * etag_col when >= 0). */
 void ledger_reply_row(struct req *r, int status, PGresult *res, int col, int etag_col);
 
+/* --- the task list filters, shared by GET /tasks and GET /tasks/export ---- */
+
+/* The warning filter, level by level, as the conditions of
+ * rectify.task_warning (0011) spelled out over the columns instead of
+ * `task_warning(…) = $10`: the planner estimates these from the column
+ * statistics (a computed level always looks 0.5 % selective, so a level that
+ * matches half the tasks got a bitmap scan of all of them and a sort), and
+ * their simple parts are index conditions — red: the two partial indexes of
+ * 0011 (no report for too long; open dated overdue), yellow: open dated
+ * tasks from today on. With custom plans (ledger_sql_custom_plans) the
+ * terms of the other levels fold away. Keep in step with
+ * rectify.task_warning; the Warnings test of tests/api/test_ledger.py checks
+ * both against each other. */
+#define W_OPEN(t) t ".status IN ('pending', 'in_progress')"
+#define W_SILENT(t)                                                                         \
+    "coalesce(" t ".last_reported_at, " t ".started_at, " t ".created_at) < now() -"         \
+    " make_interval(days => (SELECT z.report_interval_days FROM ledger_settings z))"
+#define W_SOON "current_date + (SELECT z.due_soon_days FROM ledger_settings z)"
+#define W_START(t) "coalesce(" t ".started_at, " t ".created_at)::date"
+#define W_BEHIND(t)                                                                         \
+    t ".percent < 100.0 * least(greatest(current_date - " W_START(t) ", 0),"                 \
+    " greatest(" t ".effective_deadline - " W_START(t) ", 1))"                              \
+    " / greatest(" t ".effective_deadline - " W_START(t) ", 1)"                              \
+    " - (SELECT z.schedule_tolerance_pct FROM ledger_settings z)"
+#define TASK_WARNING_FILTER(t)                                                              \
+    "   AND ($10::text IS NULL OR $10::text <> 'red' OR (" W_OPEN(t) " AND (" W_SILENT(t)    \
+    "        OR (" t ".deadline_kind = 'date' AND " t ".effective_deadline < current_date))))" \
+    "   AND ($10::text IS NULL OR $10::text <> 'yellow' OR (" W_OPEN(t)                      \
+    "        AND " t ".deadline_kind = 'date' AND " t ".effective_deadline >= current_date"   \
+    "        AND " t ".deadline_key >= current_date"                                          \
+    "        AND NOT (" W_SILENT(t) ") AND (" t ".effective_deadline <= " W_SOON              \
+    "             OR " W_BEHIND(t) ")))"                                                      \
+    "   AND ($10::text IS NULL OR $10::text <> 'green' OR NOT (" W_OPEN(t) ")"               \
+    "        OR (NOT (" W_SILENT(t) ") AND (" t ".deadline_kind <> 'date'"                    \
+    "            OR (" t ".effective_deadline > " W_SOON " AND NOT (" W_BEHIND(t) ")))))"
+
+/* lead_org: the lead org or any org below it. Written as `owner_org_id =
+ * ANY (ids)` because equality on a bigint is leakproof: under row-level
+ * security only leakproof conditions may become index conditions, and
+ * ltree's `<@` or an array's `@>` are not (they stay filters). */
+#define TASK_LEAD_FILTER(t)                                                                 \
+    "   AND ($5::bigint IS NULL OR " t ".owner_org_id = ANY (ARRAY(SELECT o.id FROM orgs o"  \
+    "        WHERE o.path <@ (SELECT p.path FROM orgs p WHERE p.id = $5::bigint))))"
+
+/* q: trigram search. ILIKE is not leakproof either, so under row-level
+ * security the planner will not use the trigram index for it; the search
+ * runs in rectify.task_search_ids (0012, SECURITY DEFINER, applying the same
+ * visibility itself), which returns the ids of the matching visible tasks. */
+#define TASK_SEARCH_FILTER(t)                                                               \
+    "   AND ($12::text IS NULL OR " t ".id IN (SELECT rectify.task_search_ids($12::text)))"
+
+/* Filters: $1 campaign, $2 problem, $3 category, $4 statuses, $5 lead org
+ * (subtree), $6 official (ILIKE), $7 overdue, $8 due before, $9 due after
+ * (effective deadline, inclusive), $10 warning, $11 reopened, $12 q (ILIKE
+ * over code, title, target, measures); keyset $13 key, $14 id; $15 limit. */
+#define TASK_FILTERS                                                                        \
+    " WHERE ($1::bigint IS NULL OR t.campaign_id = $1::bigint)"                              \
+    "   AND ($2::bigint IS NULL OR t.problem_id = $2::bigint)"                               \
+    "   AND ($3::text IS NULL OR EXISTS (SELECT 1 FROM problems p"                           \
+    "        WHERE p.id = t.problem_id AND p.category = $3::text))"                           \
+    /* one status: `=` (folds in a custom plan), so (status, key, id) gives the order */ \
+    "   AND ($4::text[] IS NULL OR cardinality($4::text[]) <> 1 OR t.status = ($4::text[])[1])" \
+    "   AND ($4::text[] IS NULL OR t.status = ANY ($4::text[]))"                             \
+    TASK_LEAD_FILTER("t")                                                                    \
+    "   AND ($6::text IS NULL OR t.responsible_name ILIKE $6::text)"                         \
+    "   AND ($7::boolean IS NULL OR NOT $7::boolean OR (" LEDGER_OVERDUE("t")               \
+    "        AND t.deadline_key < current_date))"                                             \
+    "   AND ($7::boolean IS NULL OR $7::boolean OR NOT " LEDGER_OVERDUE("t") ")"              \
+    /* deadline_key = effective_deadline, or infinity without one: the same  \
+     * conditions, and the (…, deadline_key, id) indexes can start there. */  \
+    "   AND ($8::date IS NULL OR t.deadline_key <= $8::date)"                                \
+    "   AND ($9::date IS NULL OR (t.effective_deadline >= $9::date"                           \
+    "        AND t.deadline_key >= $9::date))"                                                \
+    TASK_WARNING_FILTER("t")                                                                 \
+    "   AND ($11::boolean IS NULL OR t.reopened = $11::boolean)"                             \
+    TASK_SEARCH_FILTER("t")
+
+
 #endif

@@ -75,25 +75,6 @@
 #define TS_TEXT(e) "to_char(" e ", 'YYYY-MM-DD HH24:MI:SS')"
 #define DATE_TEXT(e) "to_char(" e ", 'YYYY-MM-DD')"
 
-/* Copy of TASK_FILTERS (tasks.c): $1 campaign, $2 problem, $3 category,
- * $4 statuses, $5 lead org subtree, $6 official, $7 overdue, $8 due before,
- * $9 due after, $10 warning, $11 reopened, $12 q. */
-#define IO_TASK_FILTERS                                                                     \
-    " WHERE ($1::bigint IS NULL OR t.campaign_id = $1::bigint)"                              \
-    "   AND ($2::bigint IS NULL OR t.problem_id = $2::bigint)"                               \
-    "   AND ($3::text IS NULL OR EXISTS (SELECT 1 FROM problems p"                           \
-    "        WHERE p.id = t.problem_id AND p.category = $3::text))"                           \
-    "   AND ($4::text[] IS NULL OR t.status = ANY ($4::text[]))"                             \
-    "   AND ($5::bigint IS NULL OR t.owner_org_path <@"                                      \
-    "        (SELECT o.path FROM orgs o WHERE o.id = $5::bigint))"                            \
-    "   AND ($6::text IS NULL OR t.responsible_name ILIKE $6::text)"                         \
-    "   AND ($7::boolean IS NULL OR " LEDGER_OVERDUE("t") " = $7::boolean)"                  \
-    "   AND ($8::date IS NULL OR t.effective_deadline <= $8::date)"                          \
-    "   AND ($9::date IS NULL OR t.effective_deadline >= $9::date)"                          \
-    "   AND ($10::text IS NULL OR " LEDGER_WARNING("t", "s") " = $10::text)"                 \
-    "   AND ($11::boolean IS NULL OR t.reopened = $11::boolean)"                             \
-    "   AND ($12::text IS NULL OR t.search_text ILIKE $12::text)"
-
 /* Tasks in the list's default order (deadline, id); keyset $13 key, $14 id;
  * $15 batch size. Columns: key, id, then task_cols. */
 static const char sql_task_export[] =
@@ -116,7 +97,7 @@ static const char sql_task_export[] =
     " CASE WHEN " LEDGER_OVERDUE("t") " THEN '是' ELSE '否' END,"
     " CASE WHEN t.reopened THEN '是' ELSE '否' END, t.reopen_count::text,"
     " " TS_TEXT("t.last_reported_at") ", " TS_TEXT("t.updated_at")
-    " FROM tasks t CROSS JOIN ledger_settings s" ORG_LABEL_MAP IO_TASK_FILTERS
+    " FROM tasks t CROSS JOIN ledger_settings s" ORG_LABEL_MAP TASK_FILTERS
     "   AND ($14::bigint IS NULL OR (t.deadline_key, t.id) > ($13::date, $14::bigint))"
     " ORDER BY t.deadline_key, t.id LIMIT $15::int";
 
