@@ -211,4 +211,23 @@ void ledger_reply_row(struct req *r, int status, PGresult *res, int col, int eta
     TASK_SEARCH_FILTER("t")
 
 
+/* --- the problem list filters, shared by GET /problems and its export --- */
+
+/* Filters: $1 campaign, $2 category, $3 source, $4 statuses, $5 lead org
+ * (subtree), $6 official (ILIKE), $7 due before, $8 due after, $9 q (ILIKE),
+ * $10 region org; keyset $11 key, $12 id; $13 limit. */
+#define PROBLEM_FILTERS                                                                    \
+    " WHERE ($1::bigint IS NULL OR t.campaign_id = $1::bigint)"                            \
+    "   AND ($2::text IS NULL OR t.category = $2::text)"                                   \
+    "   AND ($3::text IS NULL OR t.source = $3::text)"                                     \
+    "   AND ($4::text[] IS NULL OR t.status = ANY ($4::text[]))"                           \
+    "   AND ($5::bigint IS NULL OR t.owner_org_path <@"                                    \
+    "        (SELECT o.path FROM orgs o WHERE o.id = $5::bigint))"                          \
+    "   AND ($6::text IS NULL OR t.responsible_name ILIKE $6::text)"                       \
+    "   AND ($7::date IS NULL OR t.deadline <= $7::date)"                                  \
+    "   AND ($8::date IS NULL OR t.deadline >= $8::date)"                                  \
+    "   AND ($9::text IS NULL OR t.search_text ILIKE $9::text)"                            \
+    "   AND ($10::bigint IS NULL OR t.region_org_ids @> ARRAY[$10::bigint])"
+
+
 #endif

@@ -101,22 +101,6 @@ static const char sql_task_export[] =
     "   AND ($14::bigint IS NULL OR (t.deadline_key, t.id) > ($13::date, $14::bigint))"
     " ORDER BY t.deadline_key, t.id LIMIT $15::int";
 
-/* Copy of PROBLEM_FILTERS (problems.c): $1 campaign, $2 category, $3 source,
- * $4 statuses, $5 lead org subtree, $6 official, $7 due before, $8 due
- * after, $9 q, $10 region. */
-#define IO_PROBLEM_FILTERS                                                                 \
-    " WHERE ($1::bigint IS NULL OR t.campaign_id = $1::bigint)"                            \
-    "   AND ($2::text IS NULL OR t.category = $2::text)"                                   \
-    "   AND ($3::text IS NULL OR t.source = $3::text)"                                     \
-    "   AND ($4::text[] IS NULL OR t.status = ANY ($4::text[]))"                           \
-    "   AND ($5::bigint IS NULL OR t.owner_org_path <@"                                    \
-    "        (SELECT o.path FROM orgs o WHERE o.id = $5::bigint))"                          \
-    "   AND ($6::text IS NULL OR t.responsible_name ILIKE $6::text)"                       \
-    "   AND ($7::date IS NULL OR t.deadline <= $7::date)"                                  \
-    "   AND ($8::date IS NULL OR t.deadline >= $8::date)"                                  \
-    "   AND ($9::text IS NULL OR t.search_text ILIKE $9::text)"                            \
-    "   AND ($10::bigint IS NULL OR t.region_org_ids @> ARRAY[$10::bigint])"
-
 /* Problems in the list's default order (code, id); keyset $11 key, $12 id;
  * $13 batch size. */
 static const char sql_problem_export[] =
@@ -131,7 +115,7 @@ static const char sql_problem_export[] =
     "   WHEN 'completed' THEN '整改完成' WHEN 'closed' THEN '已销号' ELSE t.status END,"
     " (SELECT count(*) FROM tasks x WHERE x.problem_id = t.id)::text,"
     " " TS_TEXT("t.updated_at")
-    " FROM problems t" ORG_LABEL_MAP IO_PROBLEM_FILTERS
+    " FROM problems t" ORG_LABEL_MAP PROBLEM_FILTERS
     "   AND ($12::bigint IS NULL OR (t.code, t.id) > ($11::text, $12::bigint))"
     " ORDER BY t.code, t.id LIMIT $13::int";
 
