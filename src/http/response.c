@@ -162,6 +162,8 @@ void reply_stream_begin(struct req *r, int status, const char *content_type)
     build_head(r, &b, status, content_type, -1);
     if (b.data && mg_write(r->conn, b.data, b.len) < 0)
         r->streaming = false;
+    if (strcmp(r->method, "HEAD") == 0)
+        r->streaming = false; /* the head is all a HEAD gets: producers stop */
     buf_free(&b);
 }
 

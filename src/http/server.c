@@ -158,7 +158,9 @@ static void dispatch(struct server *s, struct req *r, const struct mg_request_in
         reply_problem(r, 503, "shutting_down", "This instance is shutting down; retry.");
         return;
     }
-    enum router_result rr = router_match(h->router, r->method, r->path, r->arena, &r->match);
+    /* HEAD is GET without the body (the response writer drops it). */
+    const char *method = strcmp(r->method, "HEAD") == 0 ? "GET" : r->method;
+    enum router_result rr = router_match(h->router, method, r->path, r->arena, &r->match);
     if (cors_preflight(r, h->cfg, rr))
         return;
     if (rr == ROUTER_NOT_FOUND) {

@@ -38,6 +38,13 @@ class HttpCore(harness.ServiceTestCase):
         assert_problem(self, self.svc.get("/HEALTHZ"), 404, "not_found")       # case-sensitive
         assert_problem(self, self.svc.get("/api/v1/_test/echo/extra"), 404, "not_found")
 
+    def test_head_is_get_without_a_body(self):
+        get = self.svc.get("/api/v1/openapi.json")
+        head = self.svc.request("HEAD", "/api/v1/openapi.json")
+        self.assertEqual(head.status, 200)
+        self.assertEqual(head.body, b"")
+        self.assertEqual(head.header("content-length"), get.header("content-length"))
+
     def test_method_not_allowed_lists_allow(self):
         r = self.svc.request("DELETE", "/healthz")
         assert_problem(self, r, 405, "method_not_allowed")
