@@ -6,6 +6,8 @@
 #include "rectify/embedded.h"
 #include "rectify/metrics.h"
 
+#include "docs_page.h"
+
 #include <stdio.h>
 #include <string.h>
 
@@ -52,10 +54,16 @@ static void openapi(struct req *r)
     reply_json(r, 200, embedded_openapi_json, embedded_openapi_json_len);
 }
 
+static void docs(struct req *r)
+{
+    reply(r, 200, "text/html; charset=utf-8", docs_page, sizeof docs_page - 1);
+}
+
 const struct route ops_routes[] = {
     {"GET", "/healthz", healthz, 0, ROUTE_OPS},
     {"GET", "/readyz", readyz, 0, ROUTE_OPS},
     {"GET", "/metrics", metrics, 0, ROUTE_OPS},
     {"GET", "/api/v1/openapi.json", openapi, 0, ROUTE_OPS},
+    {"GET", "/docs", docs, 0, ROUTE_OPS},
 };
 const size_t ops_routes_count = sizeof ops_routes / sizeof ops_routes[0];

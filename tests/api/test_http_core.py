@@ -203,6 +203,13 @@ class HttpCore(harness.ServiceTestCase):
         self.assertTrue(doc["openapi"].startswith("3.1"))
         self.assertIn("/healthz", doc["paths"])
 
+    def test_docs_page(self):
+        r = self.svc.get("/docs")
+        self.assertEqual(r.status, 200)
+        self.assertTrue(r.header("content-type").startswith("text/html"))
+        self.assertIn(b"/api/v1/openapi.json", r.body)
+        self.assertNotIn(b"<script src", r.body)   # self-contained
+
     def test_metrics(self):
         for _ in range(3):
             self.svc.get("/healthz")
