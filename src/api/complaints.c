@@ -115,7 +115,7 @@ static const char sql_list[] =
     "  'next_cursor', (SELECT " SQL_CURSOR_OF("p.id") " FROM page p WHERE p.n = $15::int"
     "                  AND EXISTS (SELECT 1 FROM page q WHERE q.n > $15::int)))::text";
 
-static const char sql_get[] =
+const char complaint_sql_get[] =
     "SELECT c.version, " COMPLAINT_DETAIL("c") "::text, c.campaign_id, c.handover_no"
     " FROM complaints c WHERE c.id = $1::bigint";
 
@@ -423,7 +423,7 @@ static void get_complaint(struct req *r)
     const char *ids = arena_printf(r->arena, "{%s}", id);
     const char *p[] = {id, pii ? "false" : "true"};
     const char *ps[] = {ids, "view"};
-    struct db_query q[] = {{sql_get, 2, p}, {sql_secrets, 2, ps}};
+    struct db_query q[] = {{complaint_sql_get, 2, p}, {sql_secrets, 2, ps}};
     PGresult *res[2];
     if (!db_run_or_reply(r, q, pii ? 2 : 1, res))
         return;
@@ -645,7 +645,7 @@ static void transition(struct req *r)
     const char *p[] = {id, action_name, complaint_state_name(to), body,
                        complaint_state_name(from), if_match ? version : NULL};
     const char *pg[] = {id, "true"};
-    struct db_query q[] = {{sql_transition, 6, p}, {sql_get, 2, pg}};
+    struct db_query q[] = {{sql_transition, 6, p}, {complaint_sql_get, 2, pg}};
     PGresult *rr[2];
     if (!db_run_or_reply(r, q, 2, rr))
         return;
@@ -694,7 +694,7 @@ static void link_complaint(struct req *r)
                        str_member(r->json, "leading_official"),
                        str_member(r->json, "leading_post")};
     const char *pg[] = {id, "true"};
-    struct db_query q[] = {{sql_link, 6, p}, {sql_get, 2, pg}};
+    struct db_query q[] = {{sql_link, 6, p}, {complaint_sql_get, 2, pg}};
     PGresult *res[2];
     if (!db_run_or_reply(r, q, 2, res))
         return;
@@ -1018,11 +1018,20 @@ static void export_complaints(struct req *r)
 const struct route complaint_routes[] = {
     {"GET", "/api/v1/complaint-batches", list_batches, PERM_COMPLAINT_READ, 0},
     {"POST", "/api/v1/complaint-batches", create_batch, PERM_COMPLAINT_IMPORT, ROUTE_JSON_BODY},
+    {"POST", "/api/v1/complaint-batches/{id}/acknowledgement", complaint_batch_acknowledge,
+     PERM_COMPLAINT_IMPORT, 0},
     {"GET", "/api/v1/complaints", list_complaints, PERM_COMPLAINT_READ, 0},
     {"POST", "/api/v1/complaints/import", complaints_import, PERM_COMPLAINT_IMPORT,
      ROUTE_RAW_BODY},
     {"GET", "/api/v1/complaints/export", export_complaints, PERM_COMPLAINT_READ, 0},
     {"GET", "/api/v1/complaints/{id}", get_complaint, PERM_COMPLAINT_READ, 0},
+    {"PATCH", "/api/v1/complaints/{id}", complaint_patch, PERM_COMPLAINT_WRITE, ROUTE_JSON_BODY},
+    {"GET", "/api/v1/complaints/{id}/extensions", complaint_extensions_list, PERM_COMPLAINT_READ,
+     0},
+    {"POST", "/api/v1/complaints/{id}/extensions", complaint_extension_request,
+     PERM_COMPLAINT_WRITE, ROUTE_JSON_BODY},
+    {"POST", "/api/v1/complaints/{id}/extensions/{ext_id}/decision", complaint_extension_decide,
+     PERM_EXTENSION_APPROVE, ROUTE_JSON_BODY},
     {"POST", "/api/v1/complaints/{id}/transitions", transition, PERM_COMPLAINT_WRITE,
      ROUTE_JSON_BODY},
     {"POST", "/api/v1/complaints/{id}/links", link_complaint, PERM_COMPLAINT_WRITE,

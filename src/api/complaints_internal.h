@@ -23,4 +23,16 @@ bool complaint_filters_or_reply(struct req *r, const char *out[COMPLAINT_FILTER_
 /* Decodes the configured RECTIFY_PII_KEY; false = answered 500. */
 bool complaint_pii_key_or_reply(struct req *r, unsigned char key[32]);
 
+/* The complaint detail (complaints.c): $1 id, $2 masked complainant (bool);
+ * one row (version, json, campaign_id, handover_no) or none. */
+extern const char complaint_sql_get[];
+
+/* Handlers of complaint_handling.c (routes in complaints.c's table): PATCH,
+ * deadline extensions, batch acknowledgement. */
+void complaint_patch(struct req *r);
+void complaint_extensions_list(struct req *r);
+void complaint_extension_request(struct req *r);
+void complaint_extension_decide(struct req *r);
+void complaint_batch_acknowledge(struct req *r);
+
 #endif
