@@ -11,6 +11,7 @@
 #include "complaints_internal.h"
 
 #include "rectify/api.h"
+#include "rectify/ledger.h"
 #include "rectify/app.h"
 #include "rectify/arena.h"
 #include "rectify/buf.h"
@@ -300,14 +301,6 @@ static bool in_list(const char *const *l, const char *s)
     return false;
 }
 
-static bool date_ok(const char *s)
-{
-    int y, m, d;
-    char extra;
-    return strlen(s) == 10 && sscanf(s, "%4d-%2d-%2d%c", &y, &m, &d, &extra) == 3 && m >= 1 &&
-           m <= 12 && d >= 1 && d <= 31;
-}
-
 bool complaint_filters_or_reply(struct req *r, const char *out[COMPLAINT_FILTER_PARAMS])
 {
     struct field_error errs[20];
@@ -364,7 +357,7 @@ bool complaint_filters_or_reply(struct req *r, const char *out[COMPLAINT_FILTER_
         const char *v = req_query(r, dates[i].name);
         if (!v)
             continue;
-        if (date_ok(v))
+        if (ledger_date_ok(v))
             out[dates[i].slot] = v;
         else
             errs[n++] = (struct field_error){.parameter = dates[i].name,
@@ -488,14 +481,13 @@ static void list_batches(struct req *r)
     buf_free(&b);
 }
 
-static bool not_blank(const char *s) { return strspn(s, " \t\r\n") < strlen(s); }
 
 static const struct vfield batch_fields[] = {
     {"campaign_id", V_INT, true, false, 1, 9007199254740991LL, NULL, NULL, NULL},
     {"batch_no", V_INT, true, false, 1, 10000, NULL, NULL, NULL},
-    {"handed_over_on", V_STRING, true, false, 10, 10, NULL, date_ok, "must be a date YYYY-MM-DD"},
+    {"handed_over_on", V_STRING, true, false, 10, 10, NULL, ledger_date_ok, "must be a date YYYY-MM-DD"},
     {"expected_count", V_INT, false, true, 0, 1000000, NULL, NULL, NULL},
-    {"note", V_STRING, false, true, 1, 2000, NULL, not_blank, "must not be blank"},
+    {"note", V_STRING, false, true, 1, 2000, NULL, ledger_not_blank, "must not be blank"},
     {"acknowledged", V_BOOL, false, false, 0, 0, NULL, NULL, NULL},
 };
 
@@ -525,10 +517,10 @@ static const char *const reopen_reasons[] = {"dissatisfied", "spot_check_failed"
 static const struct vfield transition_fields[] = {
     {"action", V_STRING, true, false, 1, 40, NULL, NULL, NULL},
     {"responsible_org_id", V_INT, false, false, 1, 9007199254740991LL, NULL, NULL, NULL},
-    {"deadline", V_STRING, false, false, 10, 10, NULL, date_ok, "must be a date YYYY-MM-DD"},
-    {"reason", V_STRING, false, false, 1, 2000, NULL, not_blank, "must not be blank"},
+    {"deadline", V_STRING, false, false, 10, 10, NULL, ledger_date_ok, "must be a date YYYY-MM-DD"},
+    {"reason", V_STRING, false, false, 1, 2000, NULL, ledger_not_blank, "must not be blank"},
     {"verdict", V_STRING, false, false, 1, 20, verdicts, NULL, NULL},
-    {"result", V_STRING, false, false, 1, 20000, NULL, not_blank, "must not be blank"},
+    {"result", V_STRING, false, false, 1, 20000, NULL, ledger_not_blank, "must not be blank"},
     {"comment", V_STRING, false, false, 1, 2000, NULL, NULL, NULL},
     {"public_summary", V_STRING, false, false, 1, 5000, NULL, NULL, NULL},
 };
@@ -667,9 +659,9 @@ static void transition(struct req *r)
 static const struct vfield link_fields[] = {
     {"repeat_of_id", V_INT, true, false, 1, 9007199254740991LL, NULL, NULL, NULL},
     {"note", V_STRING, false, true, 1, 2000, NULL, NULL, NULL},
-    {"case_plan", V_STRING, false, true, 1, 5000, NULL, not_blank, "must not be blank"},
-    {"leading_official", V_STRING, false, true, 1, 100, NULL, not_blank, "must not be blank"},
-    {"leading_post", V_STRING, false, true, 1, 100, NULL, not_blank, "must not be blank"},
+    {"case_plan", V_STRING, false, true, 1, 5000, NULL, ledger_not_blank, "must not be blank"},
+    {"leading_official", V_STRING, false, true, 1, 100, NULL, ledger_not_blank, "must not be blank"},
+    {"leading_post", V_STRING, false, true, 1, 100, NULL, ledger_not_blank, "must not be blank"},
 };
 
 static const char *str_member(const cJSON *o, const char *name)
