@@ -67,3 +67,4 @@ read -r status reimport_s < <(import)
 echo "the same file again (every row unchanged): ${reimport_s}s, HTTP $status"
 python3 -c 'import json; print("   ", json.load(open("/tmp/bench-import.json"))["summary"])'
 echo "ratio import / \\copy: $(echo "scale=2; $import_s / $copy_s" | bc)"
+echo "target (issue 5): within 3x of \\copy, i.e. $(echo "scale=2; 3 * $copy_s" | bc)s"
