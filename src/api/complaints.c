@@ -177,8 +177,9 @@ static const char sql_similar[] =
     "   CASE WHEN c.latitude IS NOT NULL AND x.latitude IS NOT NULL THEN"
     "     111.2 * sqrt(power(c.latitude - x.latitude, 2)"
     "       + power((c.longitude - x.longitude) * cos(radians(x.latitude)), 2)) END AS km"
-    "   FROM complaints c, x"
-    "  WHERE c.id <> x.id AND (c.content % x.content OR c.entity_name % x.entity_name))"
+    /* candidates found with indexes, then read through RLS (0033) */
+    "   FROM rectify.complaint_similar_candidates($1::bigint) AS k(id)"
+    "   JOIN complaints c ON c.id = k.id, x)"
     " SELECT (SELECT json_build_object('id', id, 'handover_no', handover_no) FROM x)::text,"
     "  json_build_object('items', coalesce(json_agg(json_build_object('score', score,"
     "   'text_similarity', round(s_text::numeric, 3), 'entity_similarity',"
