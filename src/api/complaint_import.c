@@ -46,6 +46,7 @@
 #include "rectify/buf.h"
 #include "rectify/config.h"
 #include "rectify/csv.h"
+#include "rectify/import_text.h"
 #include "rectify/log.h"
 #include "rectify/params.h"
 #include "rectify/permissions.h"
@@ -163,11 +164,6 @@ static const char *lookup(const struct word *w, const char *s)
 
 enum fmt { FMT_CSV, FMT_NDJSON, FMT_JSON };
 
-struct seen { /* open-addressing set of hand-over numbers -> first row */
-    char **keys;
-    long long *rows;
-    size_t cap, n;
-};
 
 struct import {
     struct req *r;
@@ -222,63 +218,6 @@ struct import {
 
 /* --- small helpers ------------------------------------------------------------- */
 
-static size_t hash_str(const char *s)
-{
-    size_t h = 1469598103934665603ULL;
-    for (; *s; s++)
-        h = (h ^ (unsigned char)*s) * 1099511628211ULL;
-    return h;
-}
-
-/* Returns the first row of key, or 0 after inserting it with row. -1 = OOM. */
-static long long seen_put(struct seen *s, const char *key, long long row)
-{
-    if ((s->n + 1) * 2 > s->cap) {
-        size_t cap = s->cap ? s->cap * 2 : 4096;
-        char **keys = calloc(cap, sizeof *keys);
-        long long *rows = calloc(cap, sizeof *rows);
-        if (!keys || !rows) {
-            free(keys);
-            free(rows);
-            return -1;
-        }
-        for (size_t i = 0; i < s->cap; i++) {
-            if (!s->keys[i])
-                continue;
-            size_t j = hash_str(s->keys[i]) & (cap - 1);
-            while (keys[j])
-                j = (j + 1) & (cap - 1);
-            keys[j] = s->keys[i];
-            rows[j] = s->rows[i];
-        }
-        free(s->keys);
-        free(s->rows);
-        s->keys = keys;
-        s->rows = rows;
-        s->cap = cap;
-    }
-    size_t j = hash_str(key) & (s->cap - 1);
-    while (s->keys[j]) {
-        if (strcmp(s->keys[j], key) == 0)
-            return s->rows[j];
-        j = (j + 1) & (s->cap - 1);
-    }
-    s->keys[j] = strdup(key);
-    if (!s->keys[j])
-        return -1;
-    s->rows[j] = row;
-    s->n++;
-    return 0;
-}
-
-static void seen_free(struct seen *s)
-{
-    for (size_t i = 0; i < s->cap; i++)
-        free(s->keys[i]);
-    free(s->keys);
-    free(s->rows);
-}
-
 static void import_free(void *p)
 {
     struct import *im = p;
@@ -289,30 +228,6 @@ static void import_free(void *p)
     buf_free(&im->line);
     free(im->colmap);
     sodium_memzero(im->key, sizeof im->key);
-}
-
-/* ASCII and full-width spaces trimmed; returns the trimmed copy in the arena
- * or NULL when nothing is left. */
-static char *trimmed(struct arena *a, const char *s, size_t len)
-{
-    size_t b = 0, e = len;
-    for (;;) {
-        if (b < e && (s[b] == ' ' || s[b] == '\t' || s[b] == '\r' || s[b] == '\n'))
-            b++;
-        else if (e - b >= 3 && memcmp(s + b, "\xE3\x80\x80", 3) == 0)
-            b += 3;
-        else
-            break;
-    }
-    for (;;) {
-        if (e > b && (s[e - 1] == ' ' || s[e - 1] == '\t' || s[e - 1] == '\r' || s[e - 1] == '\n'))
-            e--;
-        else if (e - b >= 3 && memcmp(s + e - 3, "\xE3\x80\x80", 3) == 0)
-            e -= 3;
-        else
-            break;
-    }
-    return e > b ? arena_strndup(a, s + b, e - b) : NULL;
 }
 
 static bool leap(int y) { return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0; }
@@ -1123,7 +1038,7 @@ static int on_csv_record(void *ctx, const struct csv_record *rec)
         }
         bool have[F_COUNT] = {false};
         for (size_t i = 0; i < rec->nfields; i++) {
-            char *name = trimmed(a, rec->fields[i], rec->lens[i]);
+            char *name = import_trimmed(a, rec->fields[i], rec->lens[i]);
             int f = name ? column_of(name) : -1;
             if (f == -1) {
                 stop(im, 400, "unknown_column", rec->line, 0,
@@ -1162,7 +1077,7 @@ static int on_csv_record(void *ctx, const struct csv_record *rec)
         }
         if (im->colmap[i] < 0)
             continue;
-        w.v[im->colmap[i]] = trimmed(a, rec->fields[i], rec->lens[i]);
+        w.v[im->colmap[i]] = import_trimmed(a, rec->fields[i], rec->lens[i]);
         any = any || w.v[im->colmap[i]];
     }
     if (!any && ne == 0)
@@ -1199,7 +1114,7 @@ static void json_object_row(struct import *im, const cJSON *obj, long long row_n
         if (cJSON_IsNull(m))
             continue;
         if (cJSON_IsString(m)) {
-            w.v[f] = trimmed(a, m->valuestring, strlen(m->valuestring));
+            w.v[f] = import_trimmed(a, m->valuestring, strlen(m->valuestring));
         } else if (cJSON_IsNumber(m)) {
             w.v[f] = arena_printf(a, "%.10g", m->valuedouble);
         } else if (f == F_TYPES && cJSON_IsArray(m)) {
@@ -1349,27 +1264,6 @@ static bool flag_param(struct req *r, const char *name, bool *out, struct field_
     return true;
 }
 
-static bool media_type_is(const char *ct, const char *type)
-{
-    size_t n = strlen(type);
-    if (!ct || strncasecmp(ct, type, n) != 0)
-        return false;
-    const char *p = ct + n;
-    while (*p == ' ')
-        p++;
-    if (*p == '\0')
-        return true;
-    if (*p != ';')
-        return false;
-    const char *cs = strcasestr(p, "charset=");
-    if (!cs)
-        return true;
-    cs += 8;
-    if (*cs == '"')
-        cs++;
-    return strncasecmp(cs, "utf-8", 5) == 0 || strncasecmp(cs, "utf8", 4) == 0;
-}
-
 static bool idem_key_ok(const char *k)
 {
     size_t n = strlen(k);
@@ -1458,11 +1352,11 @@ void complaints_import(struct req *r)
     }
     const char *ct = req_header(r, "Content-Type");
     enum fmt fmt;
-    if (media_type_is(ct, "text/csv"))
+    if (import_media_type_is(ct, "text/csv"))
         fmt = FMT_CSV;
-    else if (media_type_is(ct, "application/x-ndjson") || media_type_is(ct, "application/jsonl"))
+    else if (import_media_type_is(ct, "application/x-ndjson") || import_media_type_is(ct, "application/jsonl"))
         fmt = FMT_NDJSON;
-    else if (media_type_is(ct, "application/json"))
+    else if (import_media_type_is(ct, "application/json"))
         fmt = FMT_JSON;
     else {
         r->close_connection = true;

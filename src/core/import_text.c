@@ -70,7 +70,7 @@ char *import_trimmed(struct arena *a, const char *s, size_t len)
 {
     size_t b = 0, e = len;
     for (;;) {
-        if (b < e && strchr(" \t\r\n", s[b]))
+        if (b < e && (s[b] == ' ' || s[b] == '\t' || s[b] == '\r' || s[b] == '\n'))
             b++;
         else if (e - b >= 3 && memcmp(s + b, "\xE3\x80\x80", 3) == 0)
             b += 3;
@@ -78,7 +78,7 @@ char *import_trimmed(struct arena *a, const char *s, size_t len)
             break;
     }
     for (;;) {
-        if (e > b && strchr(" \t\r\n", s[e - 1]))
+        if (e > b && (s[e - 1] == ' ' || s[e - 1] == '\t' || s[e - 1] == '\r' || s[e - 1] == '\n'))
             e--;
         else if (e - b >= 3 && memcmp(s + e - 3, "\xE3\x80\x80", 3) == 0)
             e -= 3;
