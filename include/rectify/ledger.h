@@ -230,4 +230,9 @@ void ledger_reply_row(struct req *r, int status, PGresult *res, int col, int eta
     "   AND ($10::bigint IS NULL OR t.region_org_ids @> ARRAY[$10::bigint])"
 
 
+/* The import target: 422 unknown_campaign (naming query parameter param)
+ * when no campaign has this id. Closes the connection when it answers: the
+ * body has not been read. */
+bool campaign_exists_or_reply(struct req *r, const char *id, const char *param);
+
 #endif

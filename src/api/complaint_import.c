@@ -47,6 +47,7 @@
 #include "rectify/config.h"
 #include "rectify/csv.h"
 #include "rectify/import_text.h"
+#include "rectify/ledger.h"
 #include "rectify/log.h"
 #include "rectify/params.h"
 #include "rectify/permissions.h"
@@ -628,8 +629,6 @@ static const char sql_batches_staged[] = SQL_BATCHES(STAGED);
 static const char sql_upsert_staged[] = SQL_UPSERT(STAGED, "true");
 static const char sql_unstage[] = "DELETE FROM complaint_import_chunks WHERE import_id = $1::uuid";
 static const char sql_gc[] = "SELECT rectify.complaint_import_gc()";
-
-static const char sql_campaign[] = "SELECT 1 FROM campaigns WHERE id = $1::bigint";
 
 /* Idempotency keys. */
 static const char sql_idem_expire[] =
@@ -1393,22 +1392,9 @@ void complaints_import(struct req *r)
     if (!complaint_pii_key_or_reply(r, im->key))
         return;
 
-    /* the campaign exists (and the identity is valid) */
-    {
-        const char *p[] = {campaign_id};
-        struct db_query q = {sql_campaign, 1, p};
-        PGresult *res;
-        if (!db_run_or_reply(r, &q, 1, &res)) {
-            r->close_connection = true;
-            return;
-        }
-        if (PQntuples(res) != 1) {
-            r->close_connection = true;
-            struct field_error e = {.parameter = "campaign_id", .message = "no such campaign"};
-            reply_problem_errors(r, 422, "unknown_campaign", "No campaign has this id.", &e, 1);
-            return;
-        }
-    }
+    /* the campaign exists (and the identity is valid) before any reading */
+    if (!campaign_exists_or_reply(r, campaign_id, "campaign_id"))
+        return;
     /* claim the idempotency key */
     if (idem) {
         const char *p[] = {IDEM_ROUTE, idem};

@@ -1,6 +1,8 @@
 /* Helpers shared by the ledger modules; see include/rectify/ledger.h. */
 #include "rectify/ledger.h"
 
+#include "rectify/api.h"
+
 #include "rectify/arena.h"
 #include "rectify/buf.h"
 
@@ -511,4 +513,22 @@ void ledger_reply_row(struct req *r, int status, PGresult *res, int col, int eta
     if (etag_col >= 0)
         reply_etag(r, PQgetvalue(res, 0, etag_col));
     reply_json(r, status, PQgetvalue(res, 0, col), (size_t)PQgetlength(res, 0, col));
+}
+
+bool campaign_exists_or_reply(struct req *r, const char *id, const char *param)
+{
+    const char *p[] = {id};
+    struct db_query q = {"SELECT 1 FROM campaigns WHERE id = $1::bigint", 1, p};
+    PGresult *res;
+    if (!db_run_or_reply(r, &q, 1, &res)) {
+        r->close_connection = true;
+        return false;
+    }
+    if (PQntuples(res) != 1) {
+        r->close_connection = true;
+        struct field_error e = {.parameter = param, .message = "no such campaign"};
+        reply_problem_errors(r, 422, "unknown_campaign", "No campaign has this id.", &e, 1);
+        return false;
+    }
+    return true;
 }

@@ -359,8 +359,6 @@ static const char sql_problem_check[] =
     "   WHEN " PROBLEM_CUR " IS DISTINCT FROM " PROBLEM_NEW " THEN 'updated'"
     "   ELSE 'unchanged' END, err, info FROM v ORDER BY row_no";
 
-static const char sql_campaign[] = "SELECT 1 FROM campaigns WHERE id = $1::bigint";
-
 /* ================================================================ exports */
 
 static const struct export_column task_cols[] = {
@@ -1610,22 +1608,9 @@ static void run_import(struct req *r, const struct kind *k)
                       fmt == FMT_JSON ? " for a JSON array (send CSV or NDJSON)" : "");
         return;
     }
-    /* the campaign exists (and the caller's identity is valid) before any reading */
-    {
-        const char *p[] = {campaign};
-        struct db_query q = {sql_campaign, 1, p};
-        PGresult *res;
-        if (!db_run_or_reply(r, &q, 1, &res)) {
-            r->close_connection = true;
-            return;
-        }
-        if (PQntuples(res) != 1) {
-            r->close_connection = true;
-            struct field_error e = {.parameter = "campaign", .message = "no such campaign"};
-            reply_problem_errors(r, 422, "unknown_campaign", "No campaign has this id.", &e, 1);
-            return;
-        }
-    }
+    /* the campaign exists (and the identity is valid) before any reading */
+    if (!campaign_exists_or_reply(r, campaign, "campaign"))
+        return;
 
     struct import *im = arena_alloc(r->arena, sizeof *im);
     if (!im || arena_defer(r->arena, import_free, im)) {
