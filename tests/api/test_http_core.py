@@ -1,4 +1,5 @@
 """HTTP core: routing answers, bodies, request ids, CORS, security headers, metrics."""
+import os
 import json
 import re
 
@@ -243,6 +244,16 @@ class HttpCore(harness.ServiceTestCase):
             self.assertIn(key, line)
         self.assertEqual(line["route"], "/healthz")
         self.assertEqual(line["status"], 200)
+
+
+class DefaultPoolSize(harness.ServiceTestCase):
+    """RECTIFY_DB_POOL=0 (the default) sizes the pool at two connections per core."""
+    service_env = {"RECTIFY_DB_POOL": "0"}
+
+    def test_two_connections_per_core(self):
+        text = self.svc.get("/metrics").body.decode()
+        expected = min(2 * os.cpu_count(), 64)
+        self.assertRegex(text, r"rectify_db_pool_connections %d\b" % expected)
 
 
 if __name__ == "__main__":
