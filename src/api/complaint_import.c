@@ -57,6 +57,7 @@
 #include <cJSON.h>
 #include <ctype.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <sodium.h>
 #include <stdio.h>
@@ -67,6 +68,7 @@
 #define BATCH_ROWS 1000
 #define MAX_RESULTS 1000   /* per-row entries in the answer; counts stay complete */
 #define MAX_ROW_ERRORS 8
+#define MAX_WORKERS 8     /* RECTIFY_IMPORT_WORKERS is at most this */
 
 /* --- the columns ------------------------------------------------------------ */
 
@@ -165,6 +167,25 @@ static const char *lookup(const struct word *w, const char *s)
 
 enum fmt { FMT_CSV, FMT_NDJSON, FMT_JSON };
 
+/* One batch of normalised rows, and (partial mode) its write by a worker
+ * thread. The worker touches only `st`, `err` and `res`; everything else
+ * belongs to the request thread. */
+struct batch {
+    struct buf rows; /* JSON array text of the normalised rows */
+    /* the same rows' batch_no, handed_over_on and received_at only: what
+     * sql_batches needs (a tenth of the size to send and parse) */
+    struct buf keys;
+    size_t n;
+    long long row_no[BATCH_ROWS];
+    unsigned long long line[BATCH_ROWS];
+
+    const struct import *im; /* read-only for the worker */
+    pthread_t thread;
+    enum db_status st;
+    struct db_error err;
+    PGresult *res[2]; /* owned by the batch until joined; then the arena */
+};
+
 
 struct import {
     struct req *r;
@@ -178,14 +199,15 @@ struct import {
     int *colmap;
     size_t ncols;
 
-    /* the batch being collected: a JSON array text, and its rows' numbers */
-    struct buf batch;
-    /* the same rows' batch_no, handed_over_on and received_at only: what
-     * sql_batches needs (a tenth of the size to send and parse) */
-    struct buf batch_keys;
-    size_t batch_rows;
-    long long batch_row_no[BATCH_ROWS];
-    unsigned long long batch_line[BATCH_ROWS];
+    /* Batches: b is the one being collected. In partial mode up to
+     * `workers` earlier ones are being written by their own threads at the
+     * same time (slots[sent % nslots] is b; those of sequence numbers
+     * joined … sent-1 are in flight); they are joined, and their results
+     * taken, in the order they were sent. */
+    struct batch slots[MAX_WORKERS + 1];
+    struct batch *b;
+    int workers, nslots;
+    long long sent, joined;
 
     struct seen seen;
     long long rows, inserted, updated, unchanged, failed;
@@ -223,8 +245,10 @@ static void import_free(void *p)
 {
     struct import *im = p;
     seen_free(&im->seen);
-    buf_free(&im->batch);
-    buf_free(&im->batch_keys);
+    for (int i = 0; i < im->nslots; i++) {
+        buf_free(&im->slots[i].rows);
+        buf_free(&im->slots[i].keys);
+    }
     buf_free(&im->results);
     buf_free(&im->line);
     free(im->colmap);
@@ -653,17 +677,25 @@ static const char sql_idem_drop[] =
 
 static void clear_result(void *p) { PQclear(p); }
 
-/* Runs queries; on failure stops the import (the database said why, logged). */
-static bool run(struct import *im, const struct db_query *q, size_t n, PGresult **res)
+/* Runs queries as the request's identity (any thread: reads only im->r). */
+static enum db_status exec(const struct import *im, const struct db_query *q, size_t n,
+                           PGresult **res, struct db_error *err)
 {
-    struct req *r = im->r;
+    const struct req *r = im->r;
     char user_id[24], epoch[16];
     snprintf(user_id, sizeof user_id, "%lld", r->who.user_id);
     snprintf(epoch, sizeof epoch, "%d", r->who.epoch);
     struct db_identity who = {.user_id = user_id, .epoch = epoch, .request_id = r->request_id,
                               .role = r->app->db_role};
-    struct db_error err;
-    enum db_status st = db_run(r->app->db, &who, q, n, res, &err);
+    return db_run(r->app->db, &who, q, n, res, err);
+}
+
+/* The outcome of exec: true when it ran (the results go to the arena);
+ * otherwise stops the import (the database said why, logged). */
+static bool ran(struct import *im, enum db_status st, const struct db_error *err,
+                PGresult **res, size_t n)
+{
+    struct req *r = im->r;
     if (st == DB_OK) {
         for (size_t i = 0; i < n; i++)
             arena_defer(r->arena, clear_result, res[i]);
@@ -674,15 +706,22 @@ static bool run(struct import *im, const struct db_query *q, size_t n, PGresult 
              "The database is busy or unreachable; retry the import (it is safe to re-send).");
         return false;
     }
-    struct sqlstate_rule rule = sqlstate_lookup(err.sqlstate);
+    struct sqlstate_rule rule = sqlstate_lookup(err->sqlstate);
     log_msg(rule.status >= 500 ? LOG_ERROR : LOG_INFO, r->request_id,
-            "complaint import: database error %s in query %d: %s", err.sqlstate,
-            err.failed_index, err.message);
+            "complaint import: database error %s in query %d: %s", err->sqlstate,
+            err->failed_index, err->message);
     if (!rule.code)
-        stop(im, rule.status, err.hint[0] ? err.hint : "rejected", 0, 0, "%s", err.message);
+        stop(im, rule.status, err->hint[0] ? err->hint : "rejected", 0, 0, "%s", err->message);
     else
         stop(im, rule.status, rule.code, 0, 0, "%s", rule.detail);
     return false;
+}
+
+static bool run(struct import *im, const struct db_query *q, size_t n, PGresult **res)
+{
+    struct db_error err;
+    enum db_status st = exec(im, q, n, res, &err);
+    return ran(im, st, &err, res, n);
 }
 
 static const char *message_for(const char *err, const char *candidates, struct arena *a,
@@ -711,8 +750,9 @@ static const char *message_for(const char *err, const char *candidates, struct a
     return "rejected";
 }
 
-/* Folds a statement's per-row answer into the counts and results. */
-static void take_results(struct import *im, PGresult *res)
+/* Folds a statement's per-row answer into the counts and results; b (or
+ * NULL) gives the rows' line numbers. */
+static void take_results(struct import *im, const struct batch *b, PGresult *res)
 {
     int n = PQntuples(res);
     for (int i = 0; i < n; i++) {
@@ -720,16 +760,16 @@ static void take_results(struct import *im, PGresult *res)
         const char *handover = PQgetvalue(res, i, 1);
         const char *status = PQgetvalue(res, i, 2);
         unsigned long long line = 0;
-        size_t lo = 0, hi = im->batch_rows; /* row numbers ascend within a batch */
+        size_t lo = 0, hi = b ? b->n : 0; /* row numbers ascend within a batch */
         while (lo < hi) {
             size_t mid = (lo + hi) / 2;
-            if (im->batch_row_no[mid] < row)
+            if (b->row_no[mid] < row)
                 lo = mid + 1;
             else
                 hi = mid;
         }
-        if (lo < im->batch_rows && im->batch_row_no[lo] == row)
-            line = im->batch_line[lo];
+        if (b && lo < b->n && b->row_no[lo] == row)
+            line = b->line[lo];
         if (strcmp(status, "failed") == 0) {
             struct row_error e = {NULL, PQgetvalue(res, i, 3), NULL};
             e.message = message_for(e.code, PQgetisnull(res, i, 4) ? NULL : PQgetvalue(res, i, 4),
@@ -748,44 +788,89 @@ static void take_results(struct import *im, PGresult *res)
     }
 }
 
-/* Sends the collected batch. */
+/* The write of one batch (partial mode): created batches, then the upsert,
+ * one transaction. Runs in the batch's worker thread. */
+static void *write_batch(void *arg)
+{
+    struct batch *b = arg;
+    const char *p[] = {b->im->campaign_id, b->rows.data};
+    const char *p_keys[] = {b->im->campaign_id, b->keys.data};
+    struct db_query q[] = {{sql_batches, 2, p_keys}, {sql_upsert, 2, p}};
+    b->st = exec(b->im, q, 2, b->res, &b->err);
+    return NULL;
+}
+
+static void reset_batch(struct batch *b)
+{
+    buf_reset(&b->rows);
+    buf_reset(&b->keys);
+    b->n = 0;
+}
+
+/* Waits for the oldest batch in flight and takes its results. After a stop
+ * the results are dropped (the batch committed or not on its own: the answer
+ * says re-sending is safe). */
+static void join_oldest(struct import *im)
+{
+    struct batch *b = &im->slots[im->joined++ % im->nslots];
+    pthread_join(b->thread, NULL);
+    bool stopped = im->stopped;
+    if (ran(im, b->st, &b->err, b->res, 2) && !stopped)
+        take_results(im, b, b->res[1]);
+    reset_batch(b);
+}
+
+/* Joins every batch in flight. */
+static void join_all(struct import *im)
+{
+    while (im->joined < im->sent)
+        join_oldest(im);
+}
+
+/* Sends the collected batch: atomic and dry-run batches at once, in this
+ * thread; partial ones to a worker thread, so that up to im->workers
+ * batches are written at the same time while the next one is parsed. */
 static void flush(struct import *im)
 {
-    if (im->stopped || im->batch_rows == 0)
+    struct batch *b = im->b;
+    if (im->stopped || b->n == 0)
         return;
-    buf_puts(&im->batch, "]");
-    buf_puts(&im->batch_keys, "]");
-    if (!im->batch.data || !im->batch_keys.data) {
+    buf_puts(&b->rows, "]");
+    buf_puts(&b->keys, "]");
+    if (!b->rows.data || !b->keys.data) {
         stop(im, 500, "internal_error", 0, 0, "Out of memory.");
         return;
     }
-    const char *rows = im->batch.data;
     if (im->atomic) {
         char seq[16];
         snprintf(seq, sizeof seq, "%d", ++im->seq);
-        const char *p_check[] = {im->campaign_id, rows};
-        const char *p_stage[] = {im->import_id, seq, rows};
+        const char *p_check[] = {im->campaign_id, b->rows.data};
+        const char *p_stage[] = {im->import_id, seq, b->rows.data};
         struct db_query q[] = {{sql_check, 2, p_check}, {sql_stage, 3, p_stage}};
         PGresult *res[2];
         if (run(im, q, 2, res))
-            take_results(im, res[0]);
+            take_results(im, b, res[0]);
     } else if (im->dry_run) {
-        const char *p[] = {im->campaign_id, rows};
+        const char *p[] = {im->campaign_id, b->rows.data};
         struct db_query q = {sql_check, 2, p};
         PGresult *res;
         if (run(im, &q, 1, &res))
-            take_results(im, res);
+            take_results(im, b, res);
     } else {
-        const char *p[] = {im->campaign_id, rows};
-        const char *p_keys[] = {im->campaign_id, im->batch_keys.data};
-        struct db_query q[] = {{sql_batches, 2, p_keys}, {sql_upsert, 2, p}};
-        PGresult *res[2];
-        if (run(im, q, 2, res))
-            take_results(im, res[1]);
+        if (im->sent - im->joined == im->workers)
+            join_oldest(im);
+        b->im = im;
+        if (pthread_create(&b->thread, NULL, write_batch, b) == 0) {
+            im->sent++;
+            im->b = &im->slots[im->sent % im->nslots]; /* free: its last batch was joined */
+            return;
+        }
+        join_all(im); /* no thread to be had: write it here, after the earlier ones */
+        write_batch(b);
+        if (ran(im, b->st, &b->err, b->res, 2))
+            take_results(im, b, b->res[1]);
     }
-    buf_reset(&im->batch);
-    buf_reset(&im->batch_keys);
-    im->batch_rows = 0;
+    reset_batch(b);
 }
 
 /* --- one row ------------------------------------------------------------------- */
@@ -957,8 +1042,8 @@ static void take_row(struct import *im, struct row *w, long long row_no, unsigne
     }
 
     /* the normalised row */
-    struct buf *b = &im->batch;
-    buf_puts(b, im->batch_rows ? "," : "[");
+    struct buf *b = &im->b->rows;
+    buf_puts(b, im->b->n ? "," : "[");
     buf_printf(b, "{\"row_no\":%lld", row_no);
     json_member(b, "handover_no", handover);
     buf_printf(b, ",\"batch_no\":%d", batch_no);
@@ -976,8 +1061,8 @@ static void take_row(struct import *im, struct row *w, long long row_no, unsigne
     json_member(b, "grade", grade);
     json_member(b, "responsible_org", w->v[F_RESPONSIBLE_ORG]);
     json_member(b, "deadline", deadline[0] ? deadline : NULL);
-    struct buf *k = &im->batch_keys;
-    buf_puts(k, im->batch_rows ? "," : "[");
+    struct buf *k = &im->b->keys;
+    buf_puts(k, im->b->n ? "," : "[");
     buf_printf(k, "{\"batch_no\":%d", batch_no);
     json_member(k, "handed_over_on", handed[0] ? handed : NULL);
     json_member(k, "received_at", received);
@@ -1015,9 +1100,9 @@ static void take_row(struct import *im, struct row *w, long long row_no, unsigne
         buf_printf(b, ",\"digest\":\"%s\"}", dhex);
     }
     buf_puts(b, "}");
-    im->batch_row_no[im->batch_rows] = row_no;
-    im->batch_line[im->batch_rows] = line;
-    if (++im->batch_rows == BATCH_ROWS)
+    im->b->row_no[im->b->n] = row_no;
+    im->b->line[im->b->n] = line;
+    if (++im->b->n == BATCH_ROWS)
         flush(im);
 }
 
@@ -1385,7 +1470,13 @@ void complaints_import(struct req *r)
     im->atomic = atomic && !dry_run;
     im->verbose = verbose;
     snprintf(im->campaign_id, sizeof im->campaign_id, "%s", campaign_id);
-    buf_init(&im->batch, 0);
+    im->workers = r->app->cfg->import_workers;
+    im->nslots = im->workers + 1;
+    for (int i = 0; i < im->nslots; i++) {
+        buf_init(&im->slots[i].rows, 0);
+        buf_init(&im->slots[i].keys, 0);
+    }
+    im->b = &im->slots[0];
     buf_init(&im->results, 0);
     buf_init(&im->line, 1u << 20);
     crypto_hash_sha256_init(&im->sha);
@@ -1522,6 +1613,7 @@ void complaints_import(struct req *r)
     buf_free(&whole);
     csv_reader_free(csv);
     flush(im);
+    join_all(im);
     if (im->stopped && read_error)
         r->close_connection = true;
 
@@ -1562,10 +1654,9 @@ void complaints_import(struct req *r)
                 im->nresults = 0;
                 im->truncated = false;
                 buf_reset(&im->results);
-                im->batch_rows = 0; /* lines are not kept across batches here */
                 if (run(im, q, nq, res))
                     for (int s = 0; s < im->seq; s++)
-                        take_results(im, res[2 * s + 1]);
+                        take_results(im, NULL, res[2 * s + 1]); /* lines are not kept */
                 im->rows = counted;
             }
         } else {

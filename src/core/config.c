@@ -59,6 +59,9 @@ static const struct option_def options[] = {
     {"--statement-timeout-ms", "RECTIFY_STATEMENT_TIMEOUT_MS", "10000",
      "PostgreSQL statement_timeout for request transactions", OPT_INT, 1, 3600000,
      OFF(statement_timeout_ms), FOR_SERVE},
+    {"--import-workers", "RECTIFY_IMPORT_WORKERS", "2",
+     "batches of one complaint import written at the same time (each holds a database "
+     "connection)", OPT_INT, 1, 8, OFF(import_workers), FOR_SERVE},
     {"--drain-timeout-ms", "RECTIFY_DRAIN_TIMEOUT_MS", "10000",
      "on SIGTERM, how long in-flight requests may take to finish", OPT_INT, 0,
      600000, OFF(drain_timeout_ms), FOR_SERVE},

@@ -209,6 +209,34 @@ class Complaints(harness.ServiceTestCase):
         self.assertEqual(self.q("SELECT count(*) FROM complaints WHERE handover_no = 'D-new'"), "0")
         self.assertEqual(self.q("SELECT count(*) FROM audit_log"), audit)
 
+    def test_05b_partial_batches_written_side_by_side(self):
+        # 4 500 rows = 5 batches; with RECTIFY_IMPORT_WORKERS=2 two are written at
+        # once. Failed rows spread over the batches come back in row order with
+        # their lines; every good row and its audit entries are written once.
+        bad = {7, 1001, 2600, 4500}
+        rows = [row("P-%d" % i, county="火星区" if i in bad else "城关区", 交办批次=str(1 + i // 1000))
+                for i in range(1, 4501)]
+        audit = int(self.q("SELECT count(*) FROM audit_log"))
+        r = self.imp(csv_body(rows), query="&verbose=true")
+        self.assertEqual(r.status, 207, r)
+        self.assertEqual(r.json["summary"], {"rows": 4500, "inserted": 4496, "updated": 0,
+                                             "unchanged": 0, "failed": 4})
+        self.assertEqual([x["row"] for x in r.json["results"]], list(range(1, 1001)), "first 1000 in order")
+        failed = [(x["row"], x["line"]) for x in r.json["results"] if x["status"] == "failed"]
+        self.assertEqual(failed, [(7, 8)])   # the other failures are past the 1000 listed results
+        self.assertTrue(r.json.get("results_truncated"), r.json.keys())
+        r = self.imp(csv_body(rows))
+        self.assertEqual(r.json["summary"]["unchanged"], 4496)
+        self.assertEqual([(x["row"], x["line"], x["errors"][0]["code"]) for x in r.json["results"]],
+                         [(i, i + 1, "unknown_county") for i in sorted(bad)])
+        self.assertEqual(self.q("SELECT count(*) FROM complaints WHERE handover_no LIKE 'P-%'"), "4496")
+        # one entry per complaint, per complainant record and per batch created, chain intact
+        self.assertEqual(int(self.q("SELECT count(*) FROM audit_log")) - audit, 2 * 4496 + 5)
+        self.assertEqual(self.q("SELECT count(*) FROM audit_log WHERE table_name = 'complaints'"
+                                " AND row_id IN (SELECT id::text FROM complaints WHERE handover_no LIKE 'P-%')"),
+                         "4496")
+        self.assertEqual(self.q("SELECT rectify.audit_verify() ->> 'ok'"), "true")
+
     def test_06_ndjson_and_json_array(self):
         lines = [json.dumps({"handover_no": "N-1", "batch_no": 2, "received_at": "2023-11-25T10:00:00+08:00",
                              "channel": "online", "content": "噪声扰民", "pollution_types": ["noise"],
@@ -372,6 +400,78 @@ class Complaints(harness.ServiceTestCase):
                                            {"repeat_of_id": self.cid("SIM-2")}, token=self.tok["office1"]),
                        422, "self_link")
 
+    def test_12b_similar_among_many_alike_and_scoped(self):
+        # The candidates are capped per branch (the 100 nearest texts and the 100
+        # nearest entity names of the county, and the nearest within ~5 km, 0034):
+        # with 150 alike complaints in the county, the planted repeats still come
+        # first, a complaint about the same entity in other words is still found
+        # (the entity branch), a similar one 1 km away in the next county too,
+        # and only for callers who may see it.
+        geo = HEADER + ["纬度", "经度"]
+
+        def grow(no, county, content, entity, lat="", lon=""):
+            return row(no, county=county, content=content, **{"被举报对象": entity}) + [lat, lon]
+
+        base = "七里河区黄河北岸沙场夜间违规采砂，运砂车扬尘严重，附近居民无法开窗"
+        rows = [grow("NB-0", "七里河区", base, "兰州金河砂石有限公司", "36.050000", "103.750000"),
+                grow("NB-1", "七里河区", base + "，多次反映未解决", "兰州金河砂石有限公司", "36.051000", "103.751000"),
+                grow("NB-2", "七里河区", "黄河北岸沙场夜里违规采砂，运砂车扬尘严重，居民无法开窗", "金河砂石公司"),
+                grow("NB-E", "七里河区", "老板拒不整改，还威胁举报人", "兰州金河砂石有限公司"),
+                # 城关区, about 1 km away: nearby; and one far away: not suggested
+                grow("NB-N", "城关区", "黄河北岸沙场夜间违规采砂，扬尘严重", "黄河沿岸砂场", "36.055000", "103.760000"),
+                grow("NB-F", "城关区", "黄河北岸沙场夜间违规采砂，扬尘严重", "黄河沿岸砂场", "36.900000", "104.500000")]
+        for i in range(150):
+            rows.append(grow("NB-A%03d" % i, "七里河区", "七里河区第%d号工地夜间施工噪声扰民，附近居民无法休息" % i,
+                             "七里河区第%d建筑工程公司" % i))
+        r = self.imp(csv_body(rows, header=geo))
+        self.assertEqual(r.json["summary"]["inserted"], len(rows), r)
+        nb0 = self.cid("NB-0")
+        url = "/api/v1/complaints/%d/similar" % nb0
+
+        r = self.svc.get(url + "?limit=50", token=self.tok["office1"])
+        self.assertEqual(r.status, 200, r)
+        items = r.json["items"]
+        got = [x["complaint"]["handover_no"] for x in items]
+        self.assertEqual(len(items), 50)
+        self.assertEqual(got[:2], ["NB-1", "NB-2"], r.json)
+        self.assertIn("NB-E", got[:5])
+        self.assertIn("NB-N", got[:5])
+        self.assertNotIn("NB-F", got)
+        self.assertNotIn("NB-0", got)
+        self.assertTrue(all(g.startswith(("NB-", "W-", "P-")) for g in got), got)
+        scores = [x["score"] for x in items]
+        self.assertEqual(scores, sorted(scores, reverse=True))
+        near = items[got.index("NB-N")]
+        self.assertFalse(near["same_county"])
+        self.assertLess(near["distance_km"], 5)
+        self.assertEqual(near["complaint"]["county"]["name"], "城关区")
+        self.assertGreater(items[0]["text_similarity"], 0.5)
+        self.assertEqual(items[0]["entity_similarity"], 1)
+        # the default limit is 10; the best ten are the first ten of the 50
+        r = self.svc.get(url, token=self.tok["office1"])
+        self.assertEqual([x["complaint"]["handover_no"] for x in r.json["items"]], got[:10])
+
+        # 七里河区 sees its own, not 城关区's neighbour; 城关区 cannot see NB-0 at all
+        r = self.svc.get(url + "?limit=50", token=self.tok["qlh_unit"])
+        self.assertEqual(r.status, 200, r)
+        unit_got = [x["complaint"]["handover_no"] for x in r.json["items"]]
+        self.assertEqual(unit_got[:2], ["NB-1", "NB-2"])
+        self.assertNotIn("NB-N", unit_got)
+        self.assertTrue(all(x["complaint"]["county"]["name"] == "七里河区" for x in r.json["items"]), unit_got)
+        assert_problem(self, self.svc.get(url, token=self.tok["cg_unit"]), 404, "not_found")
+        # 城关区's complaint: its unit sees 七里河区's complaints nowhere in the answer
+        r = self.svc.get("/api/v1/complaints/%d/similar?limit=50" % self.cid("NB-N"), token=self.tok["cg_unit"])
+        self.assertEqual(r.status, 200, r)
+        self.assertTrue(all(x["complaint"]["county"]["name"] == "城关区" for x in r.json["items"]), r.json)
+        r = self.svc.get("/api/v1/complaints/%d/similar?limit=50" % self.cid("NB-N"), token=self.tok["office1"])
+        self.assertIn("NB-0", [x["complaint"]["handover_no"] for x in r.json["items"]])
+
+        for bad in ("0", "51", "x"):
+            assert_problem(self, self.svc.get(url + "?limit=" + bad, token=self.tok["office1"]), 400,
+                           "invalid_parameter")
+        assert_problem(self, self.svc.get("/api/v1/complaints/999999999/similar", token=self.tok["office1"]),
+                       404, "not_found")
+
     # --- exports --------------------------------------------------------------------
 
     def test_13_exports_without_personal_data(self):
@@ -406,6 +506,66 @@ class Complaints(harness.ServiceTestCase):
         self.assertIn("13711112222".encode(), r.body)
         self.assertEqual(self.q("SELECT purpose || ' ' || row_count FROM pii_reads ORDER BY id DESC LIMIT 1"),
                          "export 1")
+
+    def test_13b_exports_stream_in_batches_with_personal_data_per_row(self):
+        # 1 500 rows: two batches of the shared exporter (export.c, 1000 each); the
+        # office's clear values are opened row by row and must stay with their row
+        n = 1500
+        rows = [row("PX-%04d" % i, content="第%d件：砂石厂扬尘" % i, **{"举报人姓名": "赵%s" % "一二三四五六七八九十"[i % 10],
+                                                                      "联系电话": "137%08d" % i})
+                for i in range(n)]
+        self.assertEqual(self.imp(csv_body(rows)).json["summary"]["inserted"], n)
+        reads = int(self.q("SELECT count(*) FROM pii_reads WHERE purpose = 'export'"))
+        r = self.svc.get("/api/v1/complaints/export?format=csv&q=PX-&pii=true", token=self.tok["office1"])
+        self.assertEqual(r.status, 200, r)
+        self.assertEqual(r.header("cache-control"), "no-store")
+        self.assertIn("attachment", r.header("content-disposition"))
+        table = list(csv.reader(io.StringIO(r.body.decode("utf-8-sig"))))
+        head = table[0]
+        self.assertEqual(head[:3], ["交办编号", "交办批次", "受理时间"])
+        self.assertEqual(head[-4:], ["举报人姓名", "联系电话", "身份证号", "举报人地址"])
+        self.assertEqual(len(table), n + 1)
+        by_id = self.q("SELECT string_agg(handover_no, ',' ORDER BY id) FROM complaints WHERE handover_no LIKE 'PX-%'")
+        self.assertEqual([t[0] for t in table[1:]], by_id.split(","))  # each once, in id order
+        for t in table[1:]:
+            i = int(t[0][3:])
+            self.assertEqual(t[head.index("联系电话")], "137%08d" % i)
+            self.assertEqual(t[head.index("举报人姓名")], "赵%s" % "一二三四五六七八九十"[i % 10])
+            self.assertEqual(t[head.index("身份证号")], "")
+        first = table[1]
+        self.assertEqual((first[head.index("来源渠道")], first[head.index("件别")], first[head.index("办理状态")]),
+                         ("电话", "一般件", "已接收"))
+        self.assertRegex(first[head.index("受理时间")], r"^2023-11-24 09:12$")
+        # one audited read per batch
+        self.assertEqual(int(self.q("SELECT count(*) FROM pii_reads WHERE purpose = 'export'")), reads + 2)
+        self.assertEqual(self.q("SELECT string_agg(row_count::text, ',' ORDER BY id) FROM (SELECT * FROM pii_reads"
+                                " WHERE purpose = 'export' ORDER BY id DESC LIMIT 2) x"), "1000,500")
+        self.assertNotIn("13700000042", self.svc.read_log())
+        # XLSX for the office: the clear values; for a unit and the viewer none, in either format
+        r = self.svc.get("/api/v1/complaints/export?format=xlsx&q=PX-000&pii=true", token=self.tok["office1"])
+        self.assertEqual(r.status, 200, r)
+        self.assertTrue(r.header("content-type").startswith("application/vnd.openxmlformats"))
+        xml = "".join(zipfile.ZipFile(io.BytesIO(r.body)).read(f).decode("utf-8")
+                      for f in zipfile.ZipFile(io.BytesIO(r.body)).namelist() if f.endswith(".xml"))
+        self.assertIn("13700000009", xml)
+        self.assertIn("联系电话", xml)
+        for user in ("cg_unit", "viewer1"):
+            for fmt in ("csv", "xlsx"):
+                r = self.svc.get("/api/v1/complaints/export?format=%s&q=PX-" % fmt, token=self.tok[user])
+                self.assertEqual(r.status, 200, (user, fmt, r))
+                body = r.body if fmt == "csv" else "".join(
+                    zipfile.ZipFile(io.BytesIO(r.body)).read(f).decode("utf-8")
+                    for f in zipfile.ZipFile(io.BytesIO(r.body)).namelist()).encode()
+                self.assertIn(b"PX-0042", body, (user, fmt))
+                for secret in (b"13700000042", "赵".encode(), "联系电话".encode(), b"137****0042"):
+                    self.assertNotIn(secret, body, (user, fmt, secret))
+        # formats: ?format wins; Accept picks XLSX only when it names it; never 406
+        assert_problem(self, self.svc.get("/api/v1/complaints/export?format=pdf", token=self.tok["office1"]),
+                       400, "invalid_parameter")
+        r = self.svc.get("/api/v1/complaints/export?q=PX-0001", token=self.tok["office1"],
+                         headers={"Accept": "application/json"})
+        self.assertEqual((r.status, r.header("content-type")), (200, "text/csv; charset=utf-8"))
+        self.assertEqual(int(self.q("SELECT count(*) FROM pii_reads WHERE purpose = 'export'")), reads + 3)
 
     def test_14_batches(self):
         r = self.svc.post("/api/v1/complaint-batches", {"campaign_id": self.campaign, "batch_no": 40,

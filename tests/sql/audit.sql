@@ -246,3 +246,66 @@ BEGIN
     ASSERT (rectify.audit_verify() ->> 'ok')::boolean, rectify.audit_verify()::text;
 END
 $$;
+
+-- Bulk statements (0036: statement-level triggers, one flush per transaction).
+-- A multi-row insert writes one entry per row, in the order written, contiguous; a
+-- rolled-back statement writes nothing; several statements keep their order;
+-- nothing stays queued after COMMIT.
+CREATE TEMP TABLE bulk_mark AS SELECT max(id) AS last FROM audit_log;
+BEGIN;
+INSERT INTO audited_demo SELECT g, 'v' || g FROM generate_series(200, 101, -1) g;
+SAVEPOINT s;
+INSERT INTO audited_demo SELECT g, 'gone' FROM generate_series(1000, 1009) g;
+ROLLBACK TO SAVEPOINT s;
+UPDATE audited_demo SET v = 'changed' WHERE id IN (150, 151);
+DELETE FROM audited_demo WHERE id BETWEEN 101 AND 105;
+COMMIT;
+DO $$
+DECLARE
+    m bigint := (SELECT last FROM bulk_mark);
+BEGIN
+    ASSERT (SELECT count(*) FROM audit_log WHERE id > m) = 100 + 2 + 5,
+           'entries: ' || (SELECT count(*) FROM audit_log WHERE id > m);
+    ASSERT (SELECT array_agg(row_id::int ORDER BY id) FROM audit_log WHERE id > m AND action = 'insert')
+         = (SELECT array_agg(g) FROM generate_series(200, 101, -1) g), 'inserts in the order written';
+    ASSERT (SELECT max(id) FROM audit_log WHERE action = 'insert' AND id > m)
+         < (SELECT min(id) FROM audit_log WHERE action = 'update' AND id > m), 'statement order kept';
+    ASSERT (SELECT bool_and(action = 'delete' AND before ->> 'v' LIKE 'v%')
+              FROM audit_log WHERE id > m + 102), 'deletes after the updates';
+    ASSERT NOT EXISTS (SELECT 1 FROM audit_log WHERE id > m AND after ->> 'v' = 'gone'),
+           'rolled-back rows are not audited';
+    ASSERT NOT EXISTS (SELECT 1 FROM audit_pending), 'queue empty after commit';
+    ASSERT NOT EXISTS (SELECT 1 FROM audit_flush_requests), 'no flush request left';
+    ASSERT (rectify.audit_verify() ->> 'ok')::boolean, rectify.audit_verify()::text;
+END
+$$;
+
+-- A redacted column set by a multi-row insert: the name is recorded, never the value.
+CREATE TABLE audited_secret (id int PRIMARY KEY, secret text, note text);
+SELECT rectify.enable_audit('audited_secret', redact_columns => '{secret}') \g /dev/null
+INSERT INTO audited_secret VALUES (1, 'hunter2', 'a'), (2, NULL, 'b');
+DO $$
+BEGIN
+    ASSERT (SELECT redacted FROM audit_log WHERE table_name = 'audited_secret' AND row_id = '1') = '{secret}';
+    ASSERT (SELECT redacted FROM audit_log WHERE table_name = 'audited_secret' AND row_id = '2') = '{}';
+    ASSERT NOT EXISTS (SELECT 1 FROM audit_log WHERE table_name = 'audited_secret'
+                        AND (after::text LIKE '%hunter2%' OR after ? 'secret')), 'value never logged';
+END
+$$;
+
+-- Flushing early (SET CONSTRAINTS … IMMEDIATE) and queueing more in the same
+-- transaction: the later events get their own flush at COMMIT.
+BEGIN;
+INSERT INTO audited_demo VALUES (300, 'early');
+SET CONSTRAINTS ALL IMMEDIATE;
+SET CONSTRAINTS ALL DEFERRED;
+DO $$ BEGIN ASSERT (SELECT after ->> 'v' FROM audit_log ORDER BY id DESC LIMIT 1) = 'early', 'flushed early'; END $$;
+INSERT INTO audited_demo VALUES (301, 'late');
+COMMIT;
+DO $$
+BEGIN
+    ASSERT (SELECT after ->> 'v' FROM audit_log ORDER BY id DESC LIMIT 1) = 'late', 'late event chained';
+    ASSERT NOT EXISTS (SELECT 1 FROM audit_pending);
+    ASSERT (rectify.audit_verify() ->> 'ok')::boolean, rectify.audit_verify()::text;
+END
+$$;
