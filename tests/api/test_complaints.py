@@ -214,9 +214,10 @@ class Complaints(harness.ServiceTestCase):
         # once. Failed rows spread over the batches come back in row order with
         # their lines; every good row and its audit entries are written once.
         bad = {7, 1001, 2600, 4500}
-        rows = [row("P-%d" % i, county="火星区" if i in bad else "城关区", 交办批次=str(1 + i // 1000))
+        rows = [row("WK-%d" % i, county="火星区" if i in bad else "安宁区", 交办批次=str(1 + i // 1000))
                 for i in range(1, 4501)]
         audit = int(self.q("SELECT count(*) FROM audit_log"))
+        batches = int(self.q("SELECT count(*) FROM complaint_batches"))
         r = self.imp(csv_body(rows), query="&verbose=true")
         self.assertEqual(r.status, 207, r)
         self.assertEqual(r.json["summary"], {"rows": 4500, "inserted": 4496, "updated": 0,
@@ -229,11 +230,12 @@ class Complaints(harness.ServiceTestCase):
         self.assertEqual(r.json["summary"]["unchanged"], 4496)
         self.assertEqual([(x["row"], x["line"], x["errors"][0]["code"]) for x in r.json["results"]],
                          [(i, i + 1, "unknown_county") for i in sorted(bad)])
-        self.assertEqual(self.q("SELECT count(*) FROM complaints WHERE handover_no LIKE 'P-%'"), "4496")
+        self.assertEqual(self.q("SELECT count(*) FROM complaints WHERE handover_no LIKE 'WK-%'"), "4496")
         # one entry per complaint, per complainant record and per batch created, chain intact
-        self.assertEqual(int(self.q("SELECT count(*) FROM audit_log")) - audit, 2 * 4496 + 5)
+        created = int(self.q("SELECT count(*) FROM complaint_batches")) - batches
+        self.assertEqual(int(self.q("SELECT count(*) FROM audit_log")) - audit, 2 * 4496 + created)
         self.assertEqual(self.q("SELECT count(*) FROM audit_log WHERE table_name = 'complaints'"
-                                " AND row_id IN (SELECT id::text FROM complaints WHERE handover_no LIKE 'P-%')"),
+                                " AND row_id IN (SELECT id::text FROM complaints WHERE handover_no LIKE 'WK-%')"),
                          "4496")
         self.assertEqual(self.q("SELECT rectify.audit_verify() ->> 'ok'"), "true")
 
