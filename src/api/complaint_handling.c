@@ -14,6 +14,8 @@
  * workflow's (transitions, extensions). */
 #include "complaints_internal.h"
 
+#include "rectify/extensions.h"
+
 #include "rectify/api.h"
 #include "rectify/arena.h"
 #include "rectify/ledger.h"
@@ -247,13 +249,7 @@ void complaint_patch(struct req *r)
 
 /* --- deadline extensions ------------------------------------------------------- */
 
-#define EXT_JSON(e)                                                                         \
-    "json_build_object('id', " e ".id, 'complaint_id', " e ".complaint_id,"                 \
-    " 'previous_deadline', " e ".previous_deadline, 'new_deadline', " e ".new_deadline,"    \
-    " 'reason', " e ".reason, 'status', " e ".status, 'requested_by', " e ".requested_by,"  \
-    " 'requested_org_id', " e ".requested_org_id, 'decided_by', " e ".decided_by,"           \
-    " 'decided_at', " e ".decided_at, 'decision_comment', " e ".decision_comment,"           \
-    " 'version', " e ".version, 'created_at', " e ".created_at, 'updated_at', " e ".updated_at)"
+#define EXT_JSON(e) EXTENSION_JSON(e, "complaint_id")
 
 /* $1 complaint id. NULL (→ 404) when the complaint is not visible. */
 static const char sql_ext_list[] =
@@ -313,17 +309,6 @@ static const char sql_ext_decide[] =
     "        cur.complaint_status, (SELECT count(*) FROM ev)"
     "   FROM (SELECT 1) one LEFT JOIN cur ON true LEFT JOIN chk ON true LEFT JOIN upd ON true";
 
-static const struct vfield request_fields[] = {
-    {"new_deadline", V_STRING, true, false, 10, 10, NULL, ledger_date_ok,
-     "must be a date YYYY-MM-DD"},
-    {"reason", V_STRING, true, false, 1, 2000, NULL, ledger_not_blank, "must not be blank"},
-};
-static const char *const decisions[] = {"approve", "reject", NULL};
-static const struct vfield decision_fields[] = {
-    {"decision", V_STRING, true, false, 1, 0, decisions, NULL, NULL},
-    {"comment", V_STRING, false, true, 0, 2000, NULL, NULL, NULL},
-};
-
 void complaint_extensions_list(struct req *r)
 {
     char id[24];
@@ -338,7 +323,7 @@ void complaint_extension_request(struct req *r)
 {
     char id[24];
     if (!id_param_or_reply(r, "id", "complaint", id) ||
-        !validate_or_reply(r, r->json, request_fields, N(request_fields)))
+        !validate_or_reply(r, r->json, extension_request_fields, extension_request_field_count))
         return;
     const char *body = json_body_text_or_reply(r);
     if (!body)
@@ -346,12 +331,11 @@ void complaint_extension_request(struct req *r)
     const char *params[] = {id, body, is_office(r) ? "true" : "false"};
     struct db_query q = {sql_ext_request, 3, params};
     PGresult *res;
-    if (!db_run_or_reply(r, &q, 1, &res))
+    if (!db_run_or_reply(r, &q, 1, &res) ||
+        extension_reply_common(r, res, "complaint", "complaint"))
         return;
     const char *s = PQgetvalue(res, 0, 0);
-    if (strcmp(s, "not_found") == 0)
-        reply_no_such(r, "complaint");
-    else if (strcmp(s, "not_responsible") == 0)
+    if (strcmp(s, "not_responsible") == 0)
         reply_problem(r, 403, "forbidden",
                       "Only the responsible organisation (or the office) asks for an extension.");
     else if (strcmp(s, "not_open") == 0)
@@ -359,13 +343,6 @@ void complaint_extension_request(struct req *r)
                       "Only an assigned, investigating or stage-resolved complaint can have its "
                       "deadline extended (the complaint is %s).",
                       PQgetvalue(res, 0, 5));
-    else if (strcmp(s, "not_later") == 0)
-        reply_field_error(r, 422, "validation_failed",
-                          "The new deadline must be after the current one.", "/new_deadline",
-                          arena_printf(r->arena, "must be after %s", PQgetvalue(res, 0, 1)));
-    else if (strcmp(s, "pending_request") == 0)
-        reply_problem(r, 409, "extension_pending",
-                      "The complaint already has an extension request awaiting a decision.");
     else
         ledger_reply_row(r, 201, res, 4, 3);
 }
@@ -375,22 +352,16 @@ void complaint_extension_decide(struct req *r)
     char id[24], ext[24];
     if (!id_param_or_reply(r, "id", "complaint", id) ||
         !id_param_or_reply(r, "ext_id", "extension request", ext) ||
-        !validate_or_reply(r, r->json, decision_fields, N(decision_fields)))
+        !validate_or_reply(r, r->json, extension_decision_fields, extension_decision_field_count))
         return;
-    const char *d = ledger_json_string(r->json, "decision");
-    const char *params[] = {id, ext, strcmp(d, "approve") == 0 ? "approved" : "rejected",
+    const char *params[] = {id, ext, extension_decision(r),
                             ledger_json_string(r->json, "comment")};
     struct db_query q = {sql_ext_decide, 4, params};
     PGresult *res;
-    if (!db_run_or_reply(r, &q, 1, &res))
+    if (!db_run_or_reply(r, &q, 1, &res) ||
+        extension_reply_common(r, res, "extension request", "complaint"))
         return;
-    const char *s = PQgetvalue(res, 0, 0);
-    if (strcmp(s, "not_found") == 0)
-        reply_no_such(r, "extension request");
-    else if (strcmp(s, "decided") == 0)
-        reply_problem(r, 409, "already_decided", "The extension request is already %s.",
-                      PQgetvalue(res, 0, 1));
-    else if (strcmp(s, "not_open") == 0)
+    if (strcmp(PQgetvalue(res, 0, 0), "not_open") == 0)
         reply_problem(r, 409, "not_extendable",
                       "The complaint is %s: an extension can no longer be approved (reject it).",
                       PQgetvalue(res, 0, 4));

@@ -6,19 +6,14 @@
 #include "rectify/api.h"
 
 #include "rectify/arena.h"
+#include "rectify/extensions.h"
 #include "rectify/ledger.h"
 #include "rectify/permissions.h"
 
 #include <cJSON.h>
 #include <string.h>
 
-#define EXT_JSON(e)                                                                         \
-    "json_build_object('id', " e ".id, 'task_id', " e ".task_id,"                           \
-    " 'previous_deadline', " e ".previous_deadline, 'new_deadline', " e ".new_deadline,"    \
-    " 'reason', " e ".reason, 'status', " e ".status, 'requested_by', " e ".requested_by,"  \
-    " 'requested_org_id', " e ".requested_org_id, 'decided_by', " e ".decided_by,"           \
-    " 'decided_at', " e ".decided_at, 'decision_comment', " e ".decision_comment,"           \
-    " 'version', " e ".version, 'created_at', " e ".created_at, 'updated_at', " e ".updated_at)"
+#define EXT_JSON(e) EXTENSION_JSON(e, "task_id")
 
 /* $1 task id. NULL (→ 404) when the task is not visible. */
 static const char sql_list[] =
@@ -65,18 +60,6 @@ static const char sql_decide[] =
     "        CASE WHEN upd.id IS NOT NULL THEN " EXT_JSON("upd") "::text END"
     "   FROM (SELECT 1) one LEFT JOIN cur ON true LEFT JOIN upd ON true";
 
-static const struct vfield request_fields[] = {
-    {"new_deadline", V_STRING, true, false, 10, 10, NULL, ledger_date_ok,
-     "must be a date YYYY-MM-DD"},
-    {"reason", V_STRING, true, false, 1, 2000, NULL, ledger_not_blank, "must not be blank"},
-};
-static const char *const decisions[] = {"approve", "reject", NULL};
-static const struct vfield decision_fields[] = {
-    {"decision", V_STRING, true, false, 1, 0, decisions, NULL, NULL},
-    {"comment", V_STRING, false, true, 0, 2000, NULL, NULL, NULL},
-};
-#define N(a) (sizeof a / sizeof a[0])
-
 static bool task_id_or_reply(struct req *r, char id[24])
 {
     if (id_parse(req_param(r, "id"), id))
@@ -99,7 +82,8 @@ static void request_extension(struct req *r)
 {
     char id[24];
     if (!task_id_or_reply(r, id) ||
-        !ledger_body_or_reply(r, request_fields, N(request_fields), NULL, 0))
+        !ledger_body_or_reply(r, extension_request_fields, extension_request_field_count, NULL,
+                              0))
         return;
     const char *body = json_body_text_or_reply(r);
     if (!body)
@@ -107,12 +91,10 @@ static void request_extension(struct req *r)
     const char *params[] = {id, body};
     struct db_query q = {sql_request, 2, params};
     PGresult *res;
-    if (!db_run_or_reply(r, &q, 1, &res))
+    if (!db_run_or_reply(r, &q, 1, &res) || extension_reply_common(r, res, "task", "task"))
         return;
     const char *s = PQgetvalue(res, 0, 0);
-    if (strcmp(s, "not_found") == 0)
-        reply_problem(r, 404, "not_found", "No such task.");
-    else if (strcmp(s, "not_lead") == 0)
+    if (strcmp(s, "not_lead") == 0)
         reply_problem(r, 403, "forbidden",
                       "Only the lead organisation (or the office) asks for an extension.");
     else if (strcmp(s, "no_deadline") == 0)
@@ -121,13 +103,6 @@ static void request_extension(struct req *r)
     else if (strcmp(s, "not_open") == 0)
         reply_problem(r, 409, "not_extendable",
                       "Only pending or in-progress tasks can have their deadline extended.");
-    else if (strcmp(s, "not_later") == 0)
-        reply_field_error(r, 422, "validation_failed",
-                           "The new deadline must be after the current one.", "/new_deadline",
-                           arena_printf(r->arena, "must be after %s", PQgetvalue(res, 0, 1)));
-    else if (strcmp(s, "pending_request") == 0)
-        reply_problem(r, 409, "extension_pending",
-                      "The task already has an extension request awaiting a decision.");
     else
         ledger_reply_row(r, 201, res, 4, 3);
 }
@@ -138,26 +113,20 @@ static void decide_extension(struct req *r)
     if (!task_id_or_reply(r, id))
         return;
     if (!id_parse(req_param(r, "ext_id"), ext)) {
-        reply_problem(r, 404, "not_found", "No such extension request.");
+        reply_no_such(r, "extension request");
         return;
     }
-    if (!ledger_body_or_reply(r, decision_fields, N(decision_fields), NULL, 0))
+    if (!ledger_body_or_reply(r, extension_decision_fields, extension_decision_field_count,
+                              NULL, 0))
         return;
-    const char *d = ledger_json_string(r->json, "decision");
-    const char *params[] = {id, ext, strcmp(d, "approve") == 0 ? "approved" : "rejected",
+    const char *params[] = {id, ext, extension_decision(r),
                             ledger_json_string(r->json, "comment")};
     struct db_query q = {sql_decide, 4, params};
     PGresult *res;
-    if (!db_run_or_reply(r, &q, 1, &res))
+    if (!db_run_or_reply(r, &q, 1, &res) ||
+        extension_reply_common(r, res, "extension request", "task"))
         return;
-    const char *s = PQgetvalue(res, 0, 0);
-    if (strcmp(s, "not_found") == 0)
-        reply_problem(r, 404, "not_found", "No such extension request.");
-    else if (strcmp(s, "decided") == 0)
-        reply_problem(r, 409, "already_decided", "The extension request is already %s.",
-                      PQgetvalue(res, 0, 1));
-    else
-        ledger_reply_row(r, 200, res, 3, 2);
+    ledger_reply_row(r, 200, res, 3, 2);
 }
 
 const struct route task_extensions_routes[] = {
