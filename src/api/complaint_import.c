@@ -183,7 +183,7 @@ struct batch {
     pthread_t thread;
     enum db_status st;
     struct db_error err;
-    PGresult *res[2]; /* owned by the batch until joined; then the arena */
+    PGresult *res[2]; /* cleared once joined and taken */
 };
 
 
@@ -227,6 +227,11 @@ struct import {
     unsigned long long fatal_line, fatal_col;
     bool has_fatal_pos;
 
+    /* Per-row memory (trimmed values, messages): renewed every BATCH_ROWS
+     * rows, so that a 500 000-row file does not grow the request arena. */
+    struct arena *scratch;
+    int scratch_rows;
+
     /* NDJSON line assembly */
     struct buf line;
     unsigned long long line_no;
@@ -253,6 +258,21 @@ static void import_free(void *p)
     buf_free(&im->line);
     free(im->colmap);
     sodium_memzero(im->key, sizeof im->key);
+    if (im->scratch)
+        arena_free(im->scratch);
+}
+
+/* After each row: the row's values are copied (batch, results) or dropped. */
+static void row_done(struct import *im)
+{
+    if (++im->scratch_rows < BATCH_ROWS)
+        return;
+    struct arena *fresh = arena_new();
+    if (!fresh)
+        return; /* keep the old one */
+    arena_free(im->scratch);
+    im->scratch = fresh;
+    im->scratch_rows = 0;
 }
 
 /* Reads an unsigned number of 1..maxd digits at *p. */
@@ -655,17 +675,13 @@ static enum db_status exec(const struct import *im, const struct db_query *q, si
     return db_run(r->app->db, &who, q, n, res, err);
 }
 
-/* The outcome of exec: true when it ran (the results go to the arena);
- * otherwise stops the import (the database said why, logged). */
-static bool ran(struct import *im, enum db_status st, const struct db_error *err,
-                PGresult **res, size_t n)
+/* The outcome of exec: true when it ran; otherwise stops the import (the
+ * database said why, logged). */
+static bool ran(struct import *im, enum db_status st, const struct db_error *err)
 {
     struct req *r = im->r;
-    if (st == DB_OK) {
-        for (size_t i = 0; i < n; i++)
-            arena_defer(r->arena, clear_result, res[i]);
+    if (st == DB_OK)
         return true;
-    }
     if (st == DB_BUSY || st == DB_UNAVAILABLE) {
         stop(im, 503, "service_unavailable", 0, 0,
              "The database is busy or unreachable; retry the import (it is safe to re-send).");
@@ -685,8 +701,19 @@ static bool ran(struct import *im, enum db_status st, const struct db_error *err
 static bool run(struct import *im, const struct db_query *q, size_t n, PGresult **res)
 {
     struct db_error err;
-    enum db_status st = exec(im, q, n, res, &err);
-    return ran(im, st, &err, res, n);
+    if (!ran(im, exec(im, q, n, res, &err), &err))
+        return false;
+    for (size_t i = 0; i < n; i++)
+        arena_defer(im->r->arena, clear_result, res[i]);
+    return true;
+}
+
+/* Batch results are cleared as soon as they are taken: the request arena
+ * would otherwise hold every batch's answer until the end. */
+static void clear_batch_results(PGresult **res, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        PQclear(res[i]);
 }
 
 static const char *message_for(const char *err, const char *candidates, struct arena *a,
@@ -738,7 +765,7 @@ static void take_results(struct import *im, const struct batch *b, PGresult *res
         if (strcmp(status, "failed") == 0) {
             struct row_error e = {NULL, PQgetvalue(res, i, 3), NULL};
             e.message = message_for(e.code, PQgetisnull(res, i, 4) ? NULL : PQgetvalue(res, i, 4),
-                                    im->r->arena, &e.field);
+                                    im->scratch, &e.field);
             row_failed(im, row, line, handover, &e, 1);
             continue;
         }
@@ -780,8 +807,11 @@ static void join_oldest(struct import *im)
     struct batch *b = &im->slots[im->joined++ % im->nslots];
     pthread_join(b->thread, NULL);
     bool stopped = im->stopped;
-    if (ran(im, b->st, &b->err, b->res, 2) && !stopped)
-        take_results(im, b, b->res[1]);
+    if (ran(im, b->st, &b->err)) {
+        if (!stopped)
+            take_results(im, b, b->res[1]);
+        clear_batch_results(b->res, 2);
+    }
     reset_batch(b);
 }
 
@@ -813,14 +843,20 @@ static void flush(struct import *im)
         const char *p_stage[] = {im->import_id, seq, b->rows.data};
         struct db_query q[] = {{sql_check, 2, p_check}, {sql_stage, 3, p_stage}};
         PGresult *res[2];
-        if (run(im, q, 2, res))
+        struct db_error err;
+        if (ran(im, exec(im, q, 2, res, &err), &err)) {
             take_results(im, b, res[0]);
+            clear_batch_results(res, 2);
+        }
     } else if (im->dry_run) {
         const char *p[] = {im->campaign_id, b->rows.data};
         struct db_query q = {sql_check, 2, p};
         PGresult *res;
-        if (run(im, &q, 1, &res))
+        struct db_error err;
+        if (ran(im, exec(im, &q, 1, &res, &err), &err)) {
             take_results(im, b, res);
+            clear_batch_results(&res, 1);
+        }
     } else {
         if (im->sent - im->joined == im->workers)
             join_oldest(im);
@@ -832,8 +868,10 @@ static void flush(struct import *im)
         }
         join_all(im); /* no thread to be had: write it here, after the earlier ones */
         write_batch(b);
-        if (ran(im, b->st, &b->err, b->res, 2))
+        if (ran(im, b->st, &b->err)) {
             take_results(im, b, b->res[1]);
+            clear_batch_results(b->res, 2);
+        }
     }
     reset_batch(b);
 }
@@ -873,7 +911,7 @@ static void json_member(struct buf *b, const char *name, const char *value)
 static void take_row(struct import *im, struct row *w, long long row_no, unsigned long long line,
                      struct row_error *errs, size_t ne)
 {
-    struct arena *a = im->r->arena;
+    struct arena *a = im->scratch;
     im->rows++;
     if (im->rows > IMPORT_MAX_ROWS) {
         stop(im, 413, "payload_too_large", line, 0, "An import holds at most %d rows.",
@@ -1076,7 +1114,7 @@ static void take_row(struct import *im, struct row *w, long long row_no, unsigne
 static int on_csv_record(void *ctx, const struct csv_record *rec)
 {
     struct import *im = ctx;
-    struct arena *a = im->r->arena;
+    struct arena *a = im->scratch;
     if (!im->have_header) {
         im->have_header = true;
         im->ncols = rec->nfields;
@@ -1132,6 +1170,7 @@ static int on_csv_record(void *ctx, const struct csv_record *rec)
     if (!any && ne == 0)
         return 0; /* a row of empty cells (spreadsheets leave them) */
     take_row(im, &w, row_no, rec->line, errs, ne);
+    row_done(im);
     return im->stopped ? 1 : 0;
 }
 
@@ -1140,7 +1179,7 @@ static int on_csv_record(void *ctx, const struct csv_record *rec)
 static void json_object_row(struct import *im, const cJSON *obj, long long row_no,
                             unsigned long long line)
 {
-    struct arena *a = im->r->arena;
+    struct arena *a = im->scratch;
     struct row w = {{0}};
     struct row_error errs[MAX_ROW_ERRORS];
     size_t ne = 0;
@@ -1181,6 +1220,7 @@ static void json_object_row(struct import *im, const cJSON *obj, long long row_n
         }
     }
     take_row(im, &w, row_no, line, errs, ne);
+    row_done(im);
 }
 
 static void ndjson_line(struct import *im)
@@ -1209,11 +1249,12 @@ static void ndjson_line(struct import *im)
     cJSON *obj = cJSON_ParseWithLengthOpts(s + start, len - start, &end, 0);
     if (!obj || (end && end != s + len)) {
         struct row_error e = {NULL, "malformed_json",
-                              arena_printf(im->r->arena, "line %llu is not one JSON object (error "
+                              arena_printf(im->scratch, "line %llu is not one JSON object (error "
                                                          "near character %ld)",
                                            im->line_no, end ? (long)(end - s) + 1 : 1L)};
         im->rows++;
         row_failed(im, row_no, im->line_no, NULL, &e, 1);
+        row_done(im);
         cJSON_Delete(obj);
     } else {
         json_object_row(im, obj, row_no, im->line_no);
@@ -1442,6 +1483,11 @@ void complaints_import(struct req *r)
         buf_init(&im->slots[i].keys, 0);
     }
     im->b = &im->slots[0];
+    im->scratch = arena_new();
+    if (!im->scratch) {
+        reply_problem(r, 500, "internal_error", "Out of memory.");
+        return;
+    }
     buf_init(&im->results, 0);
     buf_init(&im->line, 1u << 20);
     crypto_hash_sha256_init(&im->sha);
