@@ -50,7 +50,8 @@ int main(void)
     CHECK_STR(c.database_url, "postgresql:///x");
     CHECK_STR(c.listen, "127.0.0.1:8080");
     CHECK_INT(c.threads, 12);
-    CHECK_INT(c.db_pool, 8);
+    CHECK_INT(c.db_pool, 0); /* 0 = two per core, resolved by serve */
+    CHECK_INT(c.import_workers, 2);
     CHECK_INT(c.max_body, 1048576);
     CHECK(!c.migrate);
     CHECK_INT(c.access_token_ttl, 900);
