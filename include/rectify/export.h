@@ -25,17 +25,27 @@
  * frozen, column widths set, dates and timestamps written as Excel dates,
  * integers as numbers; text over Excel's 32 767-character cell limit is cut.
  *
+ * Cells computed in C (optional; the complaints export decrypts
+ * complainants' personal data this way): the last `nextra` of the columns
+ * are not statement columns. For every batch with rows, batch() runs once
+ * before its rows are written (a nonzero return fails the export like a
+ * database error: a problem before anything is sent, an aborted transfer
+ * later), then row() fills the nextra cells of each row (NULL = empty
+ * cell). The ledger exports leave these zero.
+ *
  * Consistency: each batch is its own snapshot. A row whose sort key changes
  * during a long export may be missed or appear twice; nothing else can. */
 #ifndef RECTIFY_EXPORT_H
 #define RECTIFY_EXPORT_H
 
+#include <libpq-fe.h>
 #include <stdbool.h>
 #include <stddef.h>
 
 struct req;
 
 #define EXPORT_BATCH 1000
+#define EXPORT_MAX_EXTRA 8 /* at most this many cells computed in C */
 
 enum export_format { EXPORT_CSV, EXPORT_XLSX };
 
@@ -63,6 +73,13 @@ struct export_spec {
     size_t ncols;
     const char *sheet;          /* worksheet name (at most 31 characters) */
     const char *filename;       /* download name without extension, UTF-8 */
+    /* Cells computed in C (see the top); all zero for none. res is the
+     * batch's result (the exporter owns it); cells[] must stay valid until
+     * the next call of row() or batch(). */
+    size_t nextra;              /* the last nextra of cols, at most EXPORT_MAX_EXTRA */
+    int (*batch)(void *ctx, struct req *r, const PGresult *res);
+    void (*row)(void *ctx, const PGresult *res, int i, const char *cells[]);
+    void *ctx;
 };
 
 /* The format: ?format=csv|xlsx wins (400 for another value); otherwise the

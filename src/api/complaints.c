@@ -17,7 +17,7 @@
 #include "rectify/buf.h"
 #include "rectify/complaint_workflow.h"
 #include "rectify/config.h"
-#include "rectify/csv.h"
+#include "rectify/export.h"
 #include "rectify/log.h"
 #include "rectify/params.h"
 #include "rectify/permissions.h"
@@ -30,9 +30,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <pthread.h>
-#include <unistd.h>
-#include <xlsxwriter.h>
 
 /* --- SQL fragments ------------------------------------------------------------ */
 
@@ -122,7 +119,7 @@ const char complaint_sql_get[] =
 
 static const char sql_secrets[] =
     "SELECT id, campaign_id, handover_no, name_enc, phone_enc, id_number_enc, address_enc"
-    " FROM rectify.complainant_secrets($1::bigint[], $2)";
+    " FROM rectify.complainant_secrets($1::bigint[], $2) ORDER BY id";
 
 static const char sql_state[] =
     "SELECT status, version FROM complaints WHERE id = $1::bigint";
@@ -166,9 +163,13 @@ static const char sql_transition[] =
 static const char sql_link[] =
     "SELECT rectify.complaint_link($1::bigint, $2::bigint, $3, $4, $5, $6)";
 
-/* $1 id, $2 limit. Same county or within ~5 km, and similar text or entity. */
-static const char sql_similar_threshold[] =
-    "SELECT set_config('pg_trgm.similarity_threshold', '0.15', true)";
+/* $1 id, $2 limit. Same county or within ~5 km, and similar text or entity.
+ * The candidates (at most 300 ids, the nearest by trigram distance per
+ * branch) come from a SECURITY DEFINER function that uses the indexes
+ * (0033, 0034); the rows are read here through RLS by primary key
+ * (`id = ANY (…)` is leakproof, so an index condition), so only rows the
+ * caller may see are scored and suggested. When the complaint itself is not
+ * visible, x is empty and nothing is looked up. */
 static const char sql_similar[] =
     "WITH x AS (SELECT * FROM complaints WHERE id = $1::bigint),"
     " cand AS (SELECT c.*, similarity(c.content, x.content) AS s_text,"
@@ -177,9 +178,8 @@ static const char sql_similar[] =
     "   CASE WHEN c.latitude IS NOT NULL AND x.latitude IS NOT NULL THEN"
     "     111.2 * sqrt(power(c.latitude - x.latitude, 2)"
     "       + power((c.longitude - x.longitude) * cos(radians(x.latitude)), 2)) END AS km"
-    /* candidates found with indexes, then read through RLS (0033) */
-    "   FROM rectify.complaint_similar_candidates($1::bigint) AS k(id)"
-    "   JOIN complaints c ON c.id = k.id, x)"
+    "   FROM complaints c, x"
+    "   WHERE c.id = ANY (ARRAY(SELECT rectify.complaint_similar_candidates(x1.id) FROM x x1)))"
     " SELECT (SELECT json_build_object('id', id, 'handover_no', handover_no) FROM x)::text,"
     "  json_build_object('items', coalesce(json_agg(json_build_object('score', score,"
     "   'text_similarity', round(s_text::numeric, 3), 'entity_similarity',"
@@ -213,18 +213,6 @@ static const char sql_batch_create[] =
     "  'handed_over_on', handed_over_on, 'expected_count', expected_count, 'note', note,"
     "  'acknowledged_at', acknowledged_at, 'version', version, 'created_at', created_at)::text"
     " FROM ins";
-
-/* Export: one page of rows as columns; same filters, $15 page size. */
-static const char sql_export[] =
-    "SELECT c.id, c.handover_no, b.batch_no, to_char(c.received_at, 'YYYY-MM-DD HH24:MI'),"
-    " c.channel, c.content, array_to_string(c.pollution_types, '、'),"
-    " (SELECT coalesce(p.name, '') || o.name FROM orgs o LEFT JOIN orgs p ON p.id = o.parent_id"
-    "  WHERE o.id = c.county_org_id), c.address, c.entity_name, c.entity_credit_code, c.grade,"
-    " (SELECT o.name FROM orgs o WHERE o.id = c.responsible_org_id), c.deadline::text, c.status,"
-    " c.verdict, c.result, c.ordered_rectify, c.cases_filed, c.fines_yuan, c.people_interviewed,"
-    " c.people_accountable, c.public_summary, c.campaign_id"
-    " FROM complaints c LEFT JOIN complaint_batches b ON b.id = c.batch_id"
-    " WHERE" COMPLAINT_WHERE " ORDER BY c.id LIMIT $15::int";
 
 /* --- helpers ------------------------------------------------------------------ */
 
@@ -714,298 +702,235 @@ static void similar(struct req *r)
         }
     }
     const char *p[] = {id, arena_printf(r->arena, "%ld", limit)};
-    struct db_query q[] = {{sql_similar_threshold, 0, NULL}, {sql_similar, 2, p}};
-    PGresult *res[2];
-    if (!db_run_or_reply(r, q, 2, res))
+    struct db_query q = {sql_similar, 2, p};
+    PGresult *res;
+    if (!db_run_or_reply(r, &q, 1, &res))
         return;
-    if (PQntuples(res[1]) != 1 || PQgetisnull(res[1], 0, 0)) {
+    if (PQntuples(res) != 1 || PQgetisnull(res, 0, 0)) {
         reply_problem(r, 404, "not_found", "No such complaint.");
         return;
     }
-    reply_json(r, 200, PQgetvalue(res[1], 0, 1), (size_t)PQgetlength(res[1], 0, 1));
+    reply_json(r, 200, PQgetvalue(res, 0, 1), (size_t)PQgetlength(res, 0, 1));
 }
 
 /* --- export -------------------------------------------------------------------- */
 
-static const char *const export_headers[] = {
-    "交办编号", "交办批次", "受理时间", "来源渠道", "举报内容", "污染类型", "所在县区",
-    "详细地址", "被举报对象", "统一社会信用代码", "件别", "责任单位", "办理时限", "办理状态",
-    "调查核实情况", "办理结果", "责令整改", "立案处罚", "罚款（元）", "约谈（人）",
-    "问责（人）", "公开情况",
+/* Streamed by export.c in keyset batches of EXPORT_BATCH, each its own
+ * transaction as the caller (row-level security scopes every batch). With
+ * ?pii=true (office, admin) four more columns carry the complainant's clear
+ * values: for each batch rectify.complainant_secrets() returns the sealed
+ * values (and records the read in pii_reads), opened here row by row. */
+static const struct export_column export_cols[] = {
+    {"交办编号", EXPORT_TEXT, 16},
+    {"交办批次", EXPORT_INT, 8},
+    {"受理时间", EXPORT_DATETIME, 17},
+    {"来源渠道", EXPORT_TEXT, 8},
+    {"举报内容", EXPORT_TEXT, 60},
+    {"污染类型", EXPORT_TEXT, 14},
+    {"所在县区", EXPORT_TEXT, 16},
+    {"详细地址", EXPORT_TEXT, 30},
+    {"被举报对象", EXPORT_TEXT, 26},
+    {"统一社会信用代码", EXPORT_TEXT, 20},
+    {"件别", EXPORT_TEXT, 8},
+    {"责任单位", EXPORT_TEXT, 18},
+    {"办理时限", EXPORT_DATE, 12},
+    {"办理状态", EXPORT_TEXT, 10},
+    {"调查核实情况", EXPORT_TEXT, 12},
+    {"办理结果", EXPORT_TEXT, 40},
+    {"责令整改", EXPORT_INT, 9},
+    {"立案处罚", EXPORT_INT, 9},
+    {"罚款（元）", EXPORT_INT, 12}, /* numeric(14,2): a number in XLSX */
+    {"约谈（人）", EXPORT_INT, 10},
+    {"问责（人）", EXPORT_INT, 10},
+    {"公开情况", EXPORT_TEXT, 40},
+    /* ?pii=true only: opened in C (pii_export_row) */
+    {"举报人姓名", EXPORT_TEXT, 12},
+    {"联系电话", EXPORT_TEXT, 14},
+    {"身份证号", EXPORT_TEXT, 20},
+    {"举报人地址", EXPORT_TEXT, 30},
 };
-#define N_EXPORT_COLS (sizeof export_headers / sizeof export_headers[0])
-static const char *const pii_headers[] = {"举报人姓名", "联系电话", "身份证号", "举报人地址"};
+#define N_PII_COLS 4
+#define N_EXPORT_COLS (sizeof export_cols / sizeof export_cols[0] - N_PII_COLS)
 
-static const char *zh_of(const char *const map[][2], const char *v)
+/* The list's filters $1..$13; keyset (export.h): $14 key = the id as text
+ * (COMPLAINT_WHERE's "after" term), $15 the id, $16 batch size. Columns:
+ * key, id, then export_cols (Chinese labels for the codes). The batch is
+ * chosen first and only its rows are joined to the org and batch labels
+ * (joined before the LIMIT, or as a subquery per row, the labels cost more
+ * than the batch itself). */
+static const char sql_export[] =
+    "SELECT c.id::text, c.id, c.handover_no, b.batch_no::text,"
+    " to_char(c.received_at, 'YYYY-MM-DD HH24:MI'),"
+    " CASE c.channel WHEN 'phone' THEN '电话' WHEN 'letter' THEN '来信' WHEN 'online' THEN '网络'"
+    "   WHEN 'hotline_12345' THEN '12345' WHEN 'visit' THEN '来访' WHEN 'other' THEN '其他'"
+    "   ELSE c.channel END,"
+    " c.content, array_to_string(c.pollution_types, '、'), county.label, c.address,"
+    " c.entity_name, c.entity_credit_code,"
+    " CASE c.grade WHEN 'general' THEN '一般件' WHEN 'key' THEN '重点件' ELSE c.grade END,"
+    " resp.name, c.deadline::text,"
+    " CASE c.status WHEN 'received' THEN '已接收' WHEN 'assigned' THEN '已交办'"
+    "   WHEN 'investigating' THEN '办理中' WHEN 'stage_resolved' THEN '阶段办结'"
+    "   WHEN 'resolved' THEN '办结' WHEN 'rejected' THEN '不受理' WHEN 'closed' THEN '已销号'"
+    "   ELSE c.status END,"
+    " CASE c.verdict WHEN 'true' THEN '属实' WHEN 'partly_true' THEN '部分属实'"
+    "   WHEN 'false' THEN '不属实' ELSE c.verdict END,"
+    " c.result, c.ordered_rectify::text, c.cases_filed::text, c.fines_yuan::text,"
+    " c.people_interviewed::text, c.people_accountable::text, c.public_summary"
+    " FROM (SELECT * FROM complaints c WHERE" COMPLAINT_WHERE
+    "       AND ($15::bigint IS NULL OR c.id > $15::bigint) ORDER BY c.id LIMIT $16::int) c"
+    " LEFT JOIN complaint_batches b ON b.id = c.batch_id"
+    " LEFT JOIN (SELECT o.id, coalesce(p.name, '') || o.name AS label FROM orgs o"
+    "            LEFT JOIN orgs p ON p.id = o.parent_id) county ON county.id = c.county_org_id"
+    " LEFT JOIN orgs resp ON resp.id = c.responsible_org_id"
+    " ORDER BY c.id";
+
+/* The clear values of one batch (?pii=true). */
+struct pii_export {
+    unsigned char key[32];
+    PGresult *sec;         /* the batch's complainant_secrets() rows, by id */
+    int next;              /* where the next row's search starts */
+    char clear[N_PII_COLS][4000]; /* the current row's values (sealed: at most 4000) */
+    size_t len[N_PII_COLS];
+};
+
+static void pii_export_wipe_row(struct pii_export *e)
 {
-    for (size_t i = 0; map[i][0]; i++)
-        if (strcmp(map[i][0], v) == 0)
-            return map[i][1];
-    return v;
+    for (int k = 0; k < N_PII_COLS; k++) {
+        sodium_memzero(e->clear[k], e->len[k]);
+        e->len[k] = 0;
+    }
 }
 
-static const char *const zh_channel[][2] = {{"phone", "电话"}, {"letter", "来信"},
-    {"online", "网络"}, {"hotline_12345", "12345"}, {"visit", "来访"}, {"other", "其他"}, {NULL, NULL}};
-static const char *const zh_grade[][2] = {{"general", "一般件"}, {"key", "重点件"}, {NULL, NULL}};
-static const char *const zh_status[][2] = {{"received", "已接收"}, {"assigned", "已交办"},
-    {"investigating", "办理中"}, {"stage_resolved", "阶段办结"}, {"resolved", "办结"},
-    {"rejected", "不受理"}, {"closed", "已销号"}, {NULL, NULL}};
-static const char *const zh_verdict[][2] = {{"true", "属实"}, {"partly_true", "部分属实"},
-    {"false", "不属实"}, {NULL, NULL}};
-
-/* One export row as cells (result columns -> Chinese labels). */
-static void export_cells(PGresult *res, int row, const char *cells[N_EXPORT_COLS])
+static void pii_export_free(void *p)
 {
-    static const int col_of[N_EXPORT_COLS] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14,
-                                              15, 16, 17, 18, 19, 20, 21, 22};
-    for (size_t i = 0; i < N_EXPORT_COLS; i++)
-        cells[i] = PQgetisnull(res, row, col_of[i]) ? NULL : PQgetvalue(res, row, col_of[i]);
-    if (cells[3])
-        cells[3] = zh_of(zh_channel, cells[3]);
-    if (cells[10])
-        cells[10] = zh_of(zh_grade, cells[10]);
-    if (cells[13])
-        cells[13] = zh_of(zh_status, cells[13]);
-    if (cells[14])
-        cells[14] = zh_of(zh_verdict, cells[14]);
+    struct pii_export *e = p;
+    PQclear(e->sec);
+    e->sec = NULL;
+    pii_export_wipe_row(e);
+    sodium_memzero(e->key, sizeof e->key);
 }
 
-/* Clear complainant values of complaint id from a complainant_secrets()
- * result (arena). */
-static bool pii_cells(struct req *r, const unsigned char key[32], PGresult *sec, const char *id,
-                      char *cells[4])
+/* Before each batch: the sealed values of its complaints (one pii_reads
+ * row per batch, purpose "export"). */
+static int pii_export_batch(void *ctx, struct req *r, const PGresult *res)
 {
-    for (int k = 0; k < 4; k++)
-        cells[k] = NULL;
-    for (int i = 0; sec && i < PQntuples(sec); i++) {
-        if (strcmp(PQgetvalue(sec, i, 0), id) != 0)
+    struct pii_export *e = ctx;
+    PQclear(e->sec);
+    e->sec = NULL;
+    e->next = 0;
+    struct buf ids;
+    buf_init(&ids, 0);
+    int rc = buf_puts(&ids, "{");
+    for (int i = 0; i < PQntuples(res); i++)
+        rc |= buf_printf(&ids, "%s%s", i ? "," : "", PQgetvalue(res, i, 1));
+    rc |= buf_puts(&ids, "}");
+    if (rc) {
+        buf_free(&ids);
+        return -1;
+    }
+    const char *ps[] = {ids.data, "export"};
+    struct db_query q = {sql_secrets, 2, ps};
+    struct db_error err;
+    enum db_status st = api_db_run(r, &q, NULL, 1, &e->sec, &err);
+    buf_free(&ids);
+    if (st != DB_OK) {
+        e->sec = NULL;
+        log_msg(LOG_ERROR, r->request_id, "complaint export: complainant_secrets: %s %s",
+                err.sqlstate, err.message);
+        return -1;
+    }
+    return 0;
+}
+
+/* Each row: the complainant's four values opened (NULL when absent, or when
+ * a value cannot be opened: wrong key or tampered). */
+static void pii_export_row(void *ctx, const PGresult *res, int i, const char *cells[])
+{
+    static const char *const names[N_PII_COLS] = {"name", "phone", "id_number", "address"};
+    struct pii_export *e = ctx;
+    pii_export_wipe_row(e);
+    int n = e->sec ? PQntuples(e->sec) : 0;
+    const char *id = PQgetvalue(res, i, 1);
+    int row = -1;
+    for (int k = 0; k < n && row < 0; k++) { /* both in id order: usually at once */
+        int j = (e->next + k) % n;
+        if (strcmp(PQgetvalue(e->sec, j, 0), id) == 0)
+            row = j;
+    }
+    if (row < 0)
+        return;
+    e->next = row + 1;
+    const char *campaign = PQgetvalue(e->sec, row, 1), *handover = PQgetvalue(e->sec, row, 2);
+    for (int k = 0; k < N_PII_COLS; k++) {
+        if (PQgetisnull(e->sec, row, 3 + k))
             continue;
-        static const char *const names[] = {"name", "phone", "id_number", "address"};
-        for (int k = 0; k < 4; k++) {
-            if (PQgetisnull(sec, i, 3 + k))
-                continue;
-            size_t blen, olen;
-            unsigned char *bin =
-                PQunescapeBytea((const unsigned char *)PQgetvalue(sec, i, 3 + k), &blen);
-            char ad[160];
-            char *out = bin ? arena_alloc(r->arena, blen + 1) : NULL;
-            if (out && pii_ad(ad, sizeof ad, PQgetvalue(sec, i, 1), PQgetvalue(sec, i, 2),
-                              names[k]) == 0 &&
-                pii_open(key, ad, bin, blen, out, &olen) == 0)
-                cells[k] = out;
-            PQfreemem(bin);
+        size_t blen, olen;
+        unsigned char *bin =
+            PQunescapeBytea((const unsigned char *)PQgetvalue(e->sec, row, 3 + k), &blen);
+        char ad[160];
+        if (bin && blen >= PII_SEAL_OVERHEAD && blen - PII_SEAL_OVERHEAD < sizeof e->clear[k] &&
+            pii_ad(ad, sizeof ad, campaign, handover, names[k]) == 0 &&
+            pii_open(e->key, ad, bin, blen, e->clear[k], &olen) == 0) {
+            e->len[k] = olen + 1;
+            cells[k] = e->clear[k];
         }
+        PQfreemem(bin);
+    }
+}
+
+/* ?format=csv|xlsx; without it, an Accept naming the spreadsheet type gives
+ * XLSX and anything else CSV (the contract of this endpoint: unlike the
+ * ledger exports' export_format_or_reply, never 406). */
+static bool complaint_format_or_reply(struct req *r, enum export_format *fmt)
+{
+    const char *f = req_query(r, "format");
+    if (!f) {
+        const char *accept = req_header(r, "Accept");
+        *fmt = accept && strstr(accept, "spreadsheetml") ? EXPORT_XLSX : EXPORT_CSV;
         return true;
     }
+    if (strcmp(f, "csv") == 0 || strcmp(f, "xlsx") == 0) {
+        *fmt = f[0] == 'c' ? EXPORT_CSV : EXPORT_XLSX;
+        return true;
+    }
+    struct field_error e = {.parameter = "format", .message = "must be csv or xlsx"};
+    reply_invalid_params(r, &e, 1);
     return false;
-}
-
-/* workbook_close builds the zip with large stack buffers (libxlsxwriter +
- * minizip), more than a CivetWeb worker's stack: it runs on a thread of its
- * own with an 8 MiB stack, joined at once. */
-struct closer {
-    lxw_workbook *wb;
-    lxw_error result;
-};
-
-static void *close_workbook(void *p)
-{
-    struct closer *c = p;
-    c->result = workbook_close(c->wb);
-    return NULL;
-}
-
-static lxw_error workbook_close_big_stack(lxw_workbook *wb)
-{
-    struct closer c = {wb, LXW_ERROR_MEMORY_MALLOC_FAILED};
-    pthread_attr_t attr;
-    pthread_t t;
-    if (pthread_attr_init(&attr) == 0) {
-        pthread_attr_setstacksize(&attr, 8u << 20);
-        if (pthread_create(&t, &attr, close_workbook, &c) == 0)
-            pthread_join(t, NULL);
-        else
-            c.result = workbook_close(wb); /* no thread: try in place */
-        pthread_attr_destroy(&attr);
-    }
-    return c.result;
-}
-
-void complaints_export(struct req *r, const char *format)
-{
-    bool xlsx = strcmp(format, "xlsx") == 0;
-    const char *p[COMPLAINT_FILTER_PARAMS + 1];
-    bool pii;
-    if (!complaint_filters_or_reply(r, p) || !wants_pii_or_reply(r, &pii))
-        return;
-    unsigned char key[32];
-    if (pii && !complaint_pii_key_or_reply(r, key))
-        return;
-    char after[24] = "";
-    p[14] = "1000";
-    char tmpl[] = "/tmp/rectify-export-XXXXXX";
-    int fd = -1;
-    lxw_workbook *wb = NULL;
-    lxw_worksheet *ws = NULL;
-    struct buf out;
-    buf_init(&out, 0);
-    struct csv_writer w;
-    csv_writer_init(&w, &out, 0);
-    long long row_out = 0;
-    if (xlsx) {
-        fd = mkstemp(tmpl);
-        if (fd < 0) {
-            reply_problem(r, 500, "internal_error", "Cannot create the export file.");
-            return;
-        }
-        lxw_workbook_options opt = {.constant_memory = LXW_TRUE, .tmpdir = "/tmp"};
-        wb = workbook_new_opt(tmpl, &opt);
-        ws = wb ? workbook_add_worksheet(wb, "举报件") : NULL;
-        if (!ws) {
-            if (wb)
-                workbook_close_big_stack(wb);
-            close(fd);
-            unlink(tmpl);
-            reply_problem(r, 500, "internal_error", "Cannot create the export file.");
-            return;
-        }
-        for (size_t i = 0; i < N_EXPORT_COLS; i++)
-            worksheet_write_string(ws, 0, (lxw_col_t)i, export_headers[i], NULL);
-        for (size_t k = 0; pii && k < 4; k++)
-            worksheet_write_string(ws, 0, (lxw_col_t)(N_EXPORT_COLS + k), pii_headers[k], NULL);
-    } else {
-        csv_write_bom(&w);
-        for (size_t i = 0; i < N_EXPORT_COLS; i++)
-            csv_write_field(&w, export_headers[i], strlen(export_headers[i]), 0);
-        for (size_t k = 0; pii && k < 4; k++)
-            csv_write_field(&w, pii_headers[k], strlen(pii_headers[k]), 0);
-        csv_write_eol(&w);
-        reply_header(r, "Content-Disposition",
-                     "attachment; filename=\"complaints.csv\"; filename*=UTF-8''%E4%B8%BE%E6%8A%A5%E4%BB%B6.csv");
-        reply_header(r, "Cache-Control", "no-store");
-        reply_stream_begin(r, 200, "text/csv; charset=utf-8");
-    }
-    bool failed = false;
-    for (;;) {
-        p[13] = after[0] ? after : NULL;
-        struct db_query q = {sql_export, 15, p};
-        PGresult *res = NULL, *sec = NULL;
-        char user_id[24], epoch[16];
-        snprintf(user_id, sizeof user_id, "%lld", r->who.user_id);
-        snprintf(epoch, sizeof epoch, "%d", r->who.epoch);
-        struct db_identity who = {.user_id = user_id, .epoch = epoch,
-                                  .request_id = r->request_id, .role = r->app->db_role};
-        struct db_error err;
-        if (db_run(r->app->db, &who, &q, 1, &res, &err) != DB_OK) {
-            log_msg(LOG_ERROR, r->request_id, "complaint export failed: %s", err.message);
-            failed = true;
-            break;
-        }
-        int n = PQntuples(res);
-        if (n > 0 && pii) {
-            struct buf ids;
-            buf_init(&ids, 0);
-            buf_puts(&ids, "{");
-            for (int i = 0; i < n; i++)
-                buf_printf(&ids, "%s%s", i ? "," : "", PQgetvalue(res, i, 0));
-            buf_puts(&ids, "}");
-            const char *ps[] = {ids.data, "export"};
-            struct db_query qs = {sql_secrets, 2, ps};
-            if (db_run(r->app->db, &who, &qs, 1, &sec, &err) != DB_OK) {
-                log_msg(LOG_ERROR, r->request_id, "complaint export failed: %s", err.message);
-                failed = true;
-            }
-            buf_free(&ids);
-        }
-        for (int i = 0; i < n && !failed; i++) {
-            const char *cells[N_EXPORT_COLS];
-            char *pc[4] = {NULL, NULL, NULL, NULL};
-            export_cells(res, i, cells);
-            if (pii)
-                pii_cells(r, key, sec, PQgetvalue(res, i, 0), pc);
-            row_out++;
-            if (xlsx) {
-                for (size_t c = 0; c < N_EXPORT_COLS; c++)
-                    if (cells[c])
-                        worksheet_write_string(ws, (lxw_row_t)row_out, (lxw_col_t)c, cells[c], NULL);
-                for (size_t k = 0; pii && k < 4; k++)
-                    if (pc[k])
-                        worksheet_write_string(ws, (lxw_row_t)row_out,
-                                               (lxw_col_t)(N_EXPORT_COLS + k), pc[k], NULL);
-            } else {
-                for (size_t c = 0; c < N_EXPORT_COLS; c++)
-                    csv_write_field(&w, cells[c], cells[c] ? strlen(cells[c]) : 0,
-                                    CSV_WRITE_NEUTRALIZE);
-                for (size_t k = 0; pii && k < 4; k++)
-                    csv_write_field(&w, pc[k], pc[k] ? strlen(pc[k]) : 0, CSV_WRITE_NEUTRALIZE);
-                csv_write_eol(&w);
-            }
-        }
-        if (n > 0)
-            snprintf(after, sizeof after, "%s", PQgetvalue(res, n - 1, 0));
-        PQclear(res);
-        PQclear(sec);
-        if (!xlsx && out.len) {
-            if (reply_stream_write(r, out.data, out.len)) {
-                failed = true; /* the client went away */
-            }
-            buf_reset(&out);
-        }
-        if (failed || n < 1000)
-            break;
-    }
-    if (pii)
-        sodium_memzero(key, sizeof key);
-    buf_free(&out);
-    if (!xlsx) {
-        if (failed)
-            reply_stream_abort(r);
-        else
-            reply_stream_end(r);
-        return;
-    }
-    lxw_error e = workbook_close_big_stack(wb);
-    if (failed || e != LXW_NO_ERROR) {
-        close(fd);
-        unlink(tmpl);
-        reply_problem(r, failed ? 503 : 500, failed ? "service_unavailable" : "internal_error",
-                      "The export could not be completed.");
-        return;
-    }
-    FILE *f = fdopen(fd, "rb");
-    unlink(tmpl); /* the open descriptor keeps the data until closed */
-    if (!f) {
-        close(fd);
-        reply_problem(r, 500, "internal_error", "Cannot read the export file.");
-        return;
-    }
-    rewind(f);
-    reply_header(r, "Content-Disposition",
-                 "attachment; filename=\"complaints.xlsx\"; filename*=UTF-8''%E4%B8%BE%E6%8A%A5%E4%BB%B6.xlsx");
-    reply_header(r, "Cache-Control", "no-store");
-    reply_stream_begin(r, 200, "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet");
-    char *chunk = arena_alloc(r->arena, 65536);
-    size_t got;
-    while (chunk && (got = fread(chunk, 1, 65536, f)) > 0)
-        if (reply_stream_write(r, chunk, got))
-            break;
-    fclose(f);
-    reply_stream_end(r);
 }
 
 static void export_complaints(struct req *r)
 {
-    const char *format = req_query(r, "format");
-    if (!format) {
-        const char *accept = req_header(r, "Accept");
-        format = accept && strstr(accept, "spreadsheetml") ? "xlsx" : "csv";
-    }
-    if (strcmp(format, "csv") != 0 && strcmp(format, "xlsx") != 0) {
-        struct field_error e = {.parameter = "format", .message = "must be csv or xlsx"};
-        reply_invalid_params(r, &e, 1);
+    enum export_format fmt;
+    const char *p[COMPLAINT_FILTER_PARAMS + 2];
+    bool pii;
+    if (!complaint_format_or_reply(r, &fmt) || !complaint_filters_or_reply(r, p) ||
+        !wants_pii_or_reply(r, &pii))
         return;
+    p[COMPLAINT_FILTER_PARAMS] = p[COMPLAINT_FILTER_PARAMS + 1] = NULL; /* set by export_run */
+    struct export_spec spec = {
+        .sql = sql_export, .params = p, .nparams = COMPLAINT_FILTER_PARAMS + 2,
+        .cols = export_cols, .ncols = N_EXPORT_COLS, .sheet = "举报件", .filename = "举报件",
+    };
+    if (pii) {
+        struct pii_export *e = arena_alloc(r->arena, sizeof *e);
+        if (!e) {
+            reply_problem(r, 500, "internal_error", "Out of memory.");
+            return;
+        }
+        memset(e, 0, sizeof *e);
+        if (arena_defer(r->arena, pii_export_free, e)) {
+            reply_problem(r, 500, "internal_error", "Out of memory.");
+            return;
+        }
+        if (!complaint_pii_key_or_reply(r, e->key))
+            return;
+        spec.ncols += N_PII_COLS;
+        spec.nextra = N_PII_COLS;
+        spec.batch = pii_export_batch;
+        spec.row = pii_export_row;
+        spec.ctx = e;
     }
-    complaints_export(r, format);
+    export_run(r, fmt, &spec);
 }
 
 const struct route complaint_routes[] = {

@@ -1,5 +1,5 @@
 /* Shared between the complaint modules (complaints.c, complaint_import.c,
- * complaint_export.c); not a public header. */
+ * complaint_handling.c); not a public header. */
 #ifndef RECTIFY_COMPLAINTS_INTERNAL_H
 #define RECTIFY_COMPLAINTS_INTERNAL_H
 
@@ -8,7 +8,6 @@
 struct req;
 
 void complaints_import(struct req *r);
-void complaints_export(struct req *r, const char *format);
 
 /* Maximum raw size of one import body and number of rows. */
 #define IMPORT_MAX_BYTES (1LL << 30)

@@ -124,7 +124,36 @@ struct exporter {
     lxw_row_t row;
     struct buf cell; /* scratch for XLSX text */
     bool truncated;  /* over Excel's row limit */
+    size_t nstmt;    /* columns from the statement: cols minus the extra cells */
+    const char *extra[EXPORT_MAX_EXTRA]; /* this row's cells computed in C */
 };
+
+/* Cell c of row i: from the statement, or computed in C (then extra[] was
+ * filled for the row by fill_extra). NULL = empty. */
+static const char *cell_of(const struct exporter *x, const PGresult *res, int i, size_t c,
+                           size_t *len)
+{
+    if (c >= x->nstmt) {
+        const char *v = x->extra[c - x->nstmt];
+        *len = v ? strlen(v) : 0;
+        return v;
+    }
+    int col = (int)c + 2;
+    if (PQgetisnull(res, i, col)) {
+        *len = 0;
+        return NULL;
+    }
+    *len = (size_t)PQgetlength(res, i, col);
+    return PQgetvalue(res, i, col);
+}
+
+static void fill_extra(struct exporter *x, const PGresult *res, int i)
+{
+    for (size_t k = 0; k < EXPORT_MAX_EXTRA; k++)
+        x->extra[k] = NULL;
+    if (x->spec->nextra && x->spec->row)
+        x->spec->row(x->spec->ctx, res, i, x->extra);
+}
 
 static bool parse_datetime(const char *s, lxw_datetime *dt, bool with_time)
 {
@@ -249,10 +278,10 @@ static void xlsx_row(struct exporter *x, PGresult *res, int i)
     }
     lxw_row_t row = ++x->row;
     for (size_t c = 0; c < x->spec->ncols; c++) {
-        int col = (int)c + 2;
-        if (PQgetisnull(res, i, col) || PQgetlength(res, i, col) == 0)
+        size_t len;
+        const char *v = cell_of(x, res, i, c, &len);
+        if (!v || len == 0)
             continue;
-        const char *v = PQgetvalue(res, i, col);
         lxw_datetime dt;
         switch (x->spec->cols[c].type) {
         case EXPORT_INT:
@@ -281,10 +310,9 @@ static int csv_row(struct exporter *x, PGresult *res, int i)
 {
     int rc = 0;
     for (size_t c = 0; c < x->spec->ncols; c++) {
-        int col = (int)c + 2;
-        bool null = PQgetisnull(res, i, col);
-        rc |= csv_write_field(&x->w, null ? NULL : PQgetvalue(res, i, col),
-                              null ? 0 : (size_t)PQgetlength(res, i, col),
+        size_t len;
+        const char *v = cell_of(x, res, i, c, &len);
+        rc |= csv_write_field(&x->w, v, len,
                               x->spec->cols[c].type == EXPORT_TEXT ? CSV_WRITE_NEUTRALIZE : 0);
     }
     return rc | csv_write_eol(&x->w);
@@ -342,7 +370,12 @@ void export_run(struct req *r, enum export_format fmt, const struct export_spec 
     int n = spec->nparams;
     const char **p = arena_alloc(r->arena, (size_t)n * sizeof *p);
     struct exporter *x = arena_alloc(r->arena, sizeof *x);
-    if (!p || !x || n < 3 || arena_defer(r->arena, exporter_free, x)) {
+    if (n < 3 || spec->nextra > EXPORT_MAX_EXTRA || spec->nextra > spec->ncols) {
+        log_msg(LOG_ERROR, r->request_id, "export: bad export_spec");
+        reply_problem(r, 500, "internal_error", "The export is misconfigured.");
+        return;
+    }
+    if (!p || !x || arena_defer(r->arena, exporter_free, x)) {
         reply_problem(r, 500, "internal_error", "Out of memory.");
         return;
     }
@@ -356,6 +389,7 @@ void export_run(struct req *r, enum export_format fmt, const struct export_spec 
     x->spec = spec;
     x->fmt = fmt;
     x->fd = -1;
+    x->nstmt = spec->ncols - spec->nextra;
     buf_init(&x->out, 0);
     buf_init(&x->cell, 0);
     csv_writer_init(&x->w, &x->out, 0);
@@ -375,6 +409,11 @@ void export_run(struct req *r, enum export_format fmt, const struct export_spec 
         return;
     res = pair[1];
     bool owned = false; /* the first result belongs to the arena */
+    if (PQntuples(res) > 0 && spec->batch && spec->batch(spec->ctx, r, res)) {
+        reply_header(r, "Retry-After", "2");
+        reply_problem(r, 503, "service_unavailable", "The export could not be completed; retry.");
+        return;
+    }
 
     struct buf disp;
     buf_init(&disp, 2048);
@@ -410,12 +449,13 @@ void export_run(struct req *r, enum export_format fmt, const struct export_spec 
     bool failed = false;
     for (;;) {
         int nt = PQntuples(res);
-        if (PQnfields(res) < (int)spec->ncols + 2) {
+        if (PQnfields(res) < (int)x->nstmt + 2) {
             failed = true;
             log_msg(LOG_ERROR, r->request_id, "export: the statement has too few columns");
             nt = 0;
         }
         for (int i = 0; i < nt; i++) {
+            fill_extra(x, res, i);
             if (fmt == EXPORT_XLSX) {
                 xlsx_row(x, res, i);
             } else if (csv_row(x, res, i)) {
@@ -453,6 +493,12 @@ void export_run(struct req *r, enum export_format fmt, const struct export_spec 
             break;
         }
         owned = true; /* cleared above once its rows are written */
+        if (PQntuples(res) > 0 && spec->batch && spec->batch(spec->ctx, r, res)) {
+            log_msg(LOG_ERROR, r->request_id, "export failed after %lld rows", rows);
+            PQclear(res);
+            failed = true;
+            break;
+        }
     }
     log_msg(LOG_INFO, r->request_id, "export: %lld rows (%s)%s", rows,
             fmt == EXPORT_CSV ? "csv" : "xlsx", failed ? " FAILED" : "");
