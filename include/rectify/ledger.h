@@ -107,6 +107,19 @@ const char *lq_enum_list(struct req *r, struct lerrs *l, const char *name,
                          const char *const *allowed);
 /* Free text (1..100 characters) as an ILIKE '%…%' pattern. */
 const char *lq_like(struct req *r, struct lerrs *l, const char *name);
+/* official=: 1..100 characters, not blank, passed as typed (the SQL
+ * normalises it: LEDGER_OFFICIAL_FILTER). Shared by the lists and exports. */
+static inline const char *lq_official(struct req *r, struct lerrs *l)
+{
+    if (!lq_like(r, l, "official"))
+        return NULL;
+    const char *v = req_query(r, "official");
+    if (!ledger_not_blank(v)) {
+        lerr_param(l, "official", "must not be blank");
+        return NULL;
+    }
+    return v;
+}
 
 /* Sort keys of a list: the client's sort= must be one of names (default
  * names[0]); returns its index. */
@@ -134,6 +147,15 @@ void ledger_reply_problem_ext(struct req *r, int status, const char *code, const
 void ledger_reply_row(struct req *r, int status, PGresult *res, int col, int etag_col);
 
 /* --- the task list filters, shared by GET /tasks and GET /tasks/export ---- */
+
+/* official=: the responsible official's name or its beginning (王, 王建军),
+ * compared after rectify.official_key (0035: lower case, no white space, no
+ * name dots) on both sides, as a range on the stored key in the "C"
+ * collation: `>=` / `<` on text are leakproof, so the btree index on
+ * official_key serves it under row-level security (ILIKE could not). */
+#define LEDGER_OFFICIAL_FILTER(t, n)                                                        \
+    "   AND (" n "::text IS NULL OR (" t ".official_key >= rectify.official_key(" n "::text)"  \
+    "        AND " t ".official_key < rectify.official_key(" n "::text) || chr(1114111)))"
 
 /* The warning filter, level by level, as the conditions of
  * rectify.task_warning (0011) spelled out over the columns instead of
@@ -185,10 +207,12 @@ void ledger_reply_row(struct req *r, int status, PGresult *res, int col, int eta
     "   AND ($12::text IS NULL OR " t ".id IN (SELECT rectify.task_search_ids($12::text)))"
 
 /* Filters: $1 campaign, $2 problem, $3 category, $4 statuses, $5 lead org
- * (subtree), $6 official (ILIKE), $7 overdue, $8 due before, $9 due after
+ * (subtree), $6 official (name prefix), $7 overdue, $8 due before, $9 due after
  * (effective deadline, inclusive), $10 warning, $11 reopened, $12 q (ILIKE
  * over code, title, target, measures); keyset $13 key, $14 id; $15 limit. */
-#define TASK_FILTERS                                                                        \
+#define TASK_FILTERS TASK_FILTERS_BUT_Q TASK_SEARCH_FILTER("t")
+/* All but q= ($12): the lists' search variant (tasks.c) walks these first. */
+#define TASK_FILTERS_BUT_Q                                                                  \
     " WHERE ($1::bigint IS NULL OR t.campaign_id = $1::bigint)"                              \
     "   AND ($2::bigint IS NULL OR t.problem_id = $2::bigint)"                               \
     "   AND ($3::text IS NULL OR EXISTS (SELECT 1 FROM problems p"                           \
@@ -197,7 +221,7 @@ void ledger_reply_row(struct req *r, int status, PGresult *res, int col, int eta
     "   AND ($4::text[] IS NULL OR cardinality($4::text[]) <> 1 OR t.status = ($4::text[])[1])" \
     "   AND ($4::text[] IS NULL OR t.status = ANY ($4::text[]))"                             \
     TASK_LEAD_FILTER("t")                                                                    \
-    "   AND ($6::text IS NULL OR t.responsible_name ILIKE $6::text)"                         \
+    LEDGER_OFFICIAL_FILTER("t", "$6")                                                        \
     "   AND ($7::boolean IS NULL OR NOT $7::boolean OR (" LEDGER_OVERDUE("t")               \
     "        AND t.deadline_key < current_date))"                                             \
     "   AND ($7::boolean IS NULL OR $7::boolean OR NOT " LEDGER_OVERDUE("t") ")"              \
@@ -207,27 +231,33 @@ void ledger_reply_row(struct req *r, int status, PGresult *res, int col, int eta
     "   AND ($9::date IS NULL OR (t.effective_deadline >= $9::date"                           \
     "        AND t.deadline_key >= $9::date))"                                                \
     TASK_WARNING_FILTER("t")                                                                 \
-    "   AND ($11::boolean IS NULL OR t.reopened = $11::boolean)"                             \
-    TASK_SEARCH_FILTER("t")
+    "   AND ($11::boolean IS NULL OR t.reopened = $11::boolean)"
 
 
 /* --- the problem list filters, shared by GET /problems and its export --- */
 
 /* Filters: $1 campaign, $2 category, $3 source, $4 statuses, $5 lead org
- * (subtree), $6 official (ILIKE), $7 due before, $8 due after, $9 q (ILIKE),
- * $10 region org; keyset $11 key, $12 id; $13 limit. */
-#define PROBLEM_FILTERS                                                                    \
+ * (subtree), $6 official (name prefix), $7 due before, $8 due after, $9 q
+ * (ILIKE pattern over code, title, target), $10 region org; keyset $11 key,
+ * $12 id; $13 limit. As for tasks, every condition that should be an index
+ * condition is leakproof (`=`, `= ANY`, date and text comparisons); q= and
+ * region= (LIKE and array `@>` are not) go through SECURITY DEFINER
+ * functions of 0035 that return the ids of matching visible problems. */
+#define PROBLEM_FILTERS_BUT_Q                                                              \
     " WHERE ($1::bigint IS NULL OR t.campaign_id = $1::bigint)"                            \
     "   AND ($2::text IS NULL OR t.category = $2::text)"                                   \
     "   AND ($3::text IS NULL OR t.source = $3::text)"                                     \
+    "   AND ($4::text[] IS NULL OR cardinality($4::text[]) <> 1 OR t.status = ($4::text[])[1])" \
     "   AND ($4::text[] IS NULL OR t.status = ANY ($4::text[]))"                           \
-    "   AND ($5::bigint IS NULL OR t.owner_org_path <@"                                    \
-    "        (SELECT o.path FROM orgs o WHERE o.id = $5::bigint))"                          \
-    "   AND ($6::text IS NULL OR t.responsible_name ILIKE $6::text)"                       \
-    "   AND ($7::date IS NULL OR t.deadline <= $7::date)"                                  \
-    "   AND ($8::date IS NULL OR t.deadline >= $8::date)"                                  \
-    "   AND ($9::text IS NULL OR t.search_text ILIKE $9::text)"                            \
-    "   AND ($10::bigint IS NULL OR t.region_org_ids @> ARRAY[$10::bigint])"
+    "   AND ($5::bigint IS NULL OR t.owner_org_id = ANY (ARRAY(SELECT o.id FROM orgs o"     \
+    "        WHERE o.path <@ (SELECT p.path FROM orgs p WHERE p.id = $5::bigint))))"         \
+    LEDGER_OFFICIAL_FILTER("t", "$6")                                                      \
+    "   AND ($7::date IS NULL OR t.deadline_key <= $7::date)"                              \
+    "   AND ($8::date IS NULL OR (t.deadline >= $8::date AND t.deadline_key >= $8::date))" \
+    "   AND ($10::bigint IS NULL OR t.id = ANY (ARRAY(SELECT rectify.problem_region_ids($10::bigint))))"
+#define PROBLEM_SEARCH_FILTER(t)                                                            \
+    "   AND ($9::text IS NULL OR " t ".id IN (SELECT rectify.problem_search_ids($9::text)))"
+#define PROBLEM_FILTERS PROBLEM_FILTERS_BUT_Q PROBLEM_SEARCH_FILTER("t")
 
 
 /* The import target: 422 unknown_campaign (naming query parameter param)

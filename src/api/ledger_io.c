@@ -7,8 +7,8 @@
  *
  * Exports take the list's filters (same names, same meaning) and its default
  * sort, and stream through src/api/export.c in keyset batches of 1000. The
- * filter SQL is a copy of TASK_FILTERS / PROBLEM_FILTERS in tasks.c and
- * problems.c (those files are not ours to change): keep them equal.
+ * filter SQL is TASK_FILTERS / PROBLEM_FILTERS of ledger.h, shared with
+ * the lists (tasks.c, problems.c).
  *
  * Imports read the body with req_read in 64 KiB pieces and parse it as it
  * arrives (CSV through csv.h, NDJSON line by line; a JSON array is parsed
@@ -432,7 +432,7 @@ static void export_tasks(struct req *r)
     p[2] = lq_enum(r, &l, "category", categories);
     p[3] = lq_enum_list(r, &l, "status", task_statuses);
     p[4] = lq_id(r, &l, "lead_org");
-    p[5] = lq_like(r, &l, "official");
+    p[5] = lq_official(r, &l);
     p[6] = lq_bool(r, &l, "overdue");
     p[7] = lq_date(r, &l, "due_before");
     p[8] = lq_date(r, &l, "due_after");
@@ -459,7 +459,7 @@ static void export_problems(struct req *r)
     p[2] = lq_enum(r, &l, "source", sources);
     p[3] = lq_enum_list(r, &l, "status", problem_statuses);
     p[4] = lq_id(r, &l, "lead_org");
-    p[5] = lq_like(r, &l, "official");
+    p[5] = lq_official(r, &l);
     p[6] = lq_date(r, &l, "due_before");
     p[7] = lq_date(r, &l, "due_after");
     p[8] = lq_like(r, &l, "q");

@@ -64,11 +64,60 @@ static const char sql_get[] =
     " FROM tasks t CROSS JOIN ledger_settings s" TASK_FILTERS                                  \
     "   AND ($14::bigint IS NULL OR (" KEY ", t.id) " CMP " (" KEYARG ", $14::bigint))"       \
     " ORDER BY " KEY " " DIR ", t.id " DIR " LIMIT $15::int + 1) t)"                          \
+    TASK_LIST_ANSWER(SORT, KEYOUT)
+/* The answer from `page` (rows numbered n in list order, at most limit + 1). */
+#define TASK_LIST_ANSWER(SORT, KEYOUT)                                                        \
     " SELECT json_build_object('items', coalesce((SELECT json_agg(json_build_object("        \
     TASK_FIELDS("t", "t.warning_level") ") ORDER BY t.n) FROM page t WHERE t.n <= $15::int)," \
     " '[]'::json), 'next_cursor', (SELECT " LEDGER_CURSOR(SORT, KEYOUT, "t.id")               \
     " FROM page t WHERE t.n = $15::int AND EXISTS (SELECT 1 FROM page z"                      \
     " WHERE z.n > $15::int)))::text"
+
+/* The same list with q= ($12), limit-aware. A common term (尾矿库: 5 % of
+ * the ledger) is best found by walking the sort order and testing each row
+ * (about 20 rows per match); a rare one through the trigram index
+ * (rectify.task_search_ids: every match, then the page). Which one is not
+ * known before running, so the statement tries the walk first, bounded:
+ * `cand` is at most SEARCH_WALK rows in list order passing the other
+ * filters — only their ids, sort keys and match flags (whole rows made the
+ * walk three times dearer) — read lazily; `walk` takes the ids of the first
+ * limit + 1 matches. If it found them, or the candidates ran out, those rows
+ * (read by id) are the page; otherwise (fewer than a page of matches in SEARCH_WALK rows: a
+ * rare term) the second branch runs — its one-time filter is false in the
+ * first case, so it costs nothing then — and reads the search's ids through
+ * the primary key. LIKE in the select list is evaluated on rows the policy
+ * has let through, like any output column.
+ * Only province-wide callers walk (task_scope_key() = 0, in `cand` itself: a
+ * one-time filter there, as the planner may evaluate the other terms of
+ * SEARCH_WALK_DONE first): for the others the search's own plan ANDs the
+ * trigram and visibility indexes (a county's matches are a few hundred),
+ * cheaper than walking its tasks in order.
+ * The walk's cap is a sub-select so that the planner, not knowing it,
+ * plans `cand` for a fraction of the rows (an ordered index walk that stops
+ * early) rather than for 2000 (a bitmap scan and sort of every candidate). */
+#define SEARCH_WALK "2000"
+#define SEARCH_WALK_DONE                                                                    \
+    "(rectify.task_scope_key() = 0 AND ((SELECT count(*) FROM walk) > $15::int"             \
+    " OR (SELECT count(*) FROM cand) < " SEARCH_WALK "))"
+#define TASK_LIST_Q(SORT, KEY, KEYARG, KEYOUT, DIR, CMP)                                     \
+    "WITH cand AS MATERIALIZED (SELECT t.id, t.deadline_key, t.updated_at, t.code,"         \
+    "   t.search_folded LIKE lower($12::text) AS hit"                                          \
+    " FROM tasks t" TASK_FILTERS_BUT_Q " AND rectify.task_scope_key() = 0"                     \
+    "   AND ($14::bigint IS NULL OR (" KEY ", t.id) " CMP " (" KEYARG ", $14::bigint))"       \
+    " ORDER BY " KEY " " DIR ", t.id " DIR " LIMIT (SELECT " SEARCH_WALK ")),"                \
+    " walk AS MATERIALIZED (SELECT c.id FROM cand c WHERE c.hit LIMIT $15::int + 1),"          \
+    " found AS (SELECT t.* FROM tasks t"                                                 \
+    "   WHERE t.id = ANY (ARRAY(SELECT w.id FROM walk w)) AND " SEARCH_WALK_DONE               \
+    "   UNION ALL (SELECT t.* FROM tasks t" TASK_FILTERS_BUT_Q                          \
+    "   AND t.id = ANY (ARRAY(SELECT rectify.task_search_ids($12::text)))"                   \
+    "   AND ($14::bigint IS NULL OR (" KEY ", t.id) " CMP " (" KEYARG ", $14::bigint))"       \
+    "   AND NOT " SEARCH_WALK_DONE                                                             \
+    "   ORDER BY " KEY " " DIR ", t.id " DIR " LIMIT $15::int + 1)),"                         \
+    " page AS (SELECT t.*, row_number() OVER (ORDER BY " KEY " " DIR ", t.id " DIR           \
+    ") AS n FROM (SELECT t.*, " LEDGER_WARNING("t", "s") " AS warning_level"                  \
+    " FROM found t CROSS JOIN ledger_settings s"                                               \
+    " ORDER BY " KEY " " DIR ", t.id " DIR " LIMIT $15::int + 1) t)"                          \
+    TASK_LIST_ANSWER(SORT, KEYOUT)
 
 static const char *const sorts[] = {"deadline", "-deadline", "updated_at", "-updated_at",
                                     "code", "-code", NULL};
@@ -81,6 +130,14 @@ static const char *const sql_lists[] = {
     TASK_LIST("-updated_at", "t.updated_at", "$13::timestamptz", LEDGER_TS_KEY("t"), "DESC", "<"),
     TASK_LIST("code", "t.code", "$13::text", "t.code", "ASC", ">"),
     TASK_LIST("-code", "t.code", "$13::text", "t.code", "DESC", "<"),
+};
+static const char *const sql_lists_q[] = {
+    TASK_LIST_Q("deadline", "t.deadline_key", "$13::date", "t.deadline_key::text", "ASC", ">"),
+    TASK_LIST_Q("-deadline", "t.deadline_key", "$13::date", "t.deadline_key::text", "DESC", "<"),
+    TASK_LIST_Q("updated_at", "t.updated_at", "$13::timestamptz", LEDGER_TS_KEY("t"), "ASC", ">"),
+    TASK_LIST_Q("-updated_at", "t.updated_at", "$13::timestamptz", LEDGER_TS_KEY("t"), "DESC", "<"),
+    TASK_LIST_Q("code", "t.code", "$13::text", "t.code", "ASC", ">"),
+    TASK_LIST_Q("-code", "t.code", "$13::text", "t.code", "DESC", "<"),
 };
 
 #define ARRAY_OF(expr, type)                                                               \
@@ -269,7 +326,7 @@ static void list_tasks(struct req *r)
     p[2] = lq_enum(r, &l, "category", categories);
     p[3] = lq_enum_list(r, &l, "status", statuses);
     p[4] = lq_id(r, &l, "lead_org");
-    p[5] = lq_like(r, &l, "official");
+    p[5] = lq_official(r, &l);
     p[6] = lq_bool(r, &l, "overdue");
     p[7] = lq_date(r, &l, "due_before");
     p[8] = lq_date(r, &l, "due_after");
@@ -282,7 +339,8 @@ static void list_tasks(struct req *r)
     p[14] = limit;
     if (!lq_ok_or_reply(r, &l))
         return;
-    struct db_query q[] = {{ledger_sql_custom_plans, 0, NULL}, {sql_lists[sort], 15, p}};
+    struct db_query q[] = {{ledger_sql_custom_plans, 0, NULL},
+                           {p[11] ? sql_lists_q[sort] : sql_lists[sort], 15, p}};
     PGresult *res[2];
     if (!db_run_or_reply(r, q, 2, res))
         return;

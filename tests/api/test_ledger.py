@@ -1,7 +1,9 @@
 """The ledger: campaigns, problems, tasks, the task workflow, deadline
 extensions, progress reports, warning levels, list filters/sorts/pagination,
 If-Match/ETag, org scoping and the audit trail — against the real service."""
+import csv
 import datetime
+import io
 import json
 import threading
 import urllib.parse
@@ -711,6 +713,228 @@ class Lists(Ledger):
         self.assertIn("tasks_search_folded_trgm", plan)
         self.assertEqual(self.ids(q="ABC-not-there"), [])
         self.assertEqual(self.ids(q=self.t[2]["code"].lower()), [self.t[2]["id"]])   # case-insensitive
+
+
+class Officials(Ledger):
+    """official= (0035): the name or its beginning, after normalisation (lower
+    case, no white space, no name dots), on tasks, problems and the export;
+    an index condition under row-level security."""
+
+    NAMES = ["王建军", "王 建军", "王建国", "欧阳建军", "阿卜杜·热合曼", "Zhang Wei", None]
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.p = p = cls.make_problem("O-1", "领导包抓筛选", "local_specific", cls.org["620100"])
+        cls.t = {}
+        for i, name in enumerate(cls.NAMES):
+            cls.t[name] = cls.make_task(lead="620102" if i % 2 == 0 else "620800", problem=p,
+                                        responsible_name=name, title="官员筛选 %d" % i,
+                                        deadline=day(10 + i))
+
+    def names(self, who="office", **params):
+        by_id = {t["id"]: n for n, t in self.t.items()}
+        return {by_id[i] for i in self.ids(who, **params) if i in by_id}
+
+    def test_prefix_of_the_normalised_name(self):
+        self.assertEqual(self.names(official="王建军"), {"王建军", "王 建军"})
+        self.assertEqual(self.names(official="王 建 军"), {"王建军", "王 建军"})
+        self.assertEqual(self.names(official="王建"), {"王建军", "王 建军", "王建国"})
+        self.assertEqual(self.names(official="王"), {"王建军", "王 建军", "王建国"})
+        self.assertEqual(self.names(official="王建军同志"), set())
+        self.assertEqual(self.names(official="建军"), set())             # not a part inside the name
+        self.assertEqual(self.names(official="欧阳"), {"欧阳建军"})
+        self.assertEqual(self.names(official="阿卜杜热合曼"), {"阿卜杜·热合曼"})
+        self.assertEqual(self.names(official="阿卜杜・热"), {"阿卜杜·热合曼"})   # another dot
+        self.assertEqual(self.names(official="zhang"), {"Zhang Wei"})
+        self.assertEqual(self.names(official="ZHANGW"), {"Zhang Wei"})
+        self.assertEqual(self.names(official="　Zhang　Wei"), {"Zhang Wei"})   # full-width spaces
+        for literal in ("%", "_", "\\", "王%"):
+            self.assertEqual(self.names(official=literal), set(), literal)
+        # with other filters, sorts and keyset pages
+        self.assertEqual(self.names(official="王", lead_org=self.org["620102"]), {"王建军", "王建国"})
+        got, cursor = [], None
+        while True:
+            params = {"official": "王", "sort": "-deadline", "limit": 1}
+            if cursor:
+                params["cursor"] = cursor
+            page = self.list("/api/v1/tasks", **params)
+            got += [x["id"] for x in page["items"]]
+            cursor = page["next_cursor"]
+            if not cursor:
+                break
+        self.assertEqual(got, [self.t[n]["id"] for n in ("王建国", "王 建军", "王建军")])
+
+    def test_scope_and_errors(self):
+        self.assertEqual(self.names("chengguan", official="王"), {"王建军", "王建国"})
+        self.assertEqual(self.names("pingliang", official="王"), {"王 建军"})
+        self.assertEqual(self.names("lanzhou", official="欧阳"), set())     # led by Pingliang
+        for bad in ("official=", "official=%20%20", "official=" + urllib.parse.quote("王" * 101)):
+            doc = assert_problem(self, self.call("GET", "/api/v1/tasks?" + bad, "office"), 400,
+                                 "invalid_parameter")
+            self.assertEqual(doc["errors"][0]["parameter"], "official")
+            doc = assert_problem(self, self.call("GET", "/api/v1/problems?" + bad, "office"), 400,
+                                 "invalid_parameter")
+            self.assertEqual(doc["errors"][0]["parameter"], "official")
+
+    def test_export_and_problems(self):
+        r = self.call("GET", "/api/v1/tasks/export?format=csv&official=" + urllib.parse.quote("王建"), "office")
+        self.assertEqual(r.status, 200, r)
+        rows = list(csv.DictReader(io.StringIO(r.body.decode("utf-8-sig"))))
+        self.assertEqual(sorted(x["责任人"] for x in rows), sorted(["王建军", "王 建军", "王建国"]))
+        ids = {}
+        for code, name in (("O-P1", "李建华"), ("O-P2", "欧阳 李明"), ("O-P3", None)):
+            r = self.call("POST", "/api/v1/problems", "office", {
+                "campaign_id": self.campaign["id"], "code": code, "title": "问题 " + code,
+                "category": "macro_common", "lead_org_id": self.org["620800"], "responsible_name": name})
+            self.assertEqual(r.status, 201, r)
+            ids[code] = r.json["id"]
+
+        def problems(who="office", **params):
+            return {x["id"] for x in self.list("/api/v1/problems", who, limit=500, **params)["items"]}
+        self.assertEqual(problems(official="李"), {ids["O-P1"]})
+        self.assertEqual(problems(official="欧阳李明"), {ids["O-P2"]})
+        self.assertEqual(problems(official="李明"), set())
+        self.assertEqual(problems(official="王伟"), {self.problem["id"], self.problem2["id"],
+                                                     self.p["id"]})               # make_problem's official
+        self.assertEqual(problems("chengguan", official="李"), set())        # a Pingliang problem
+        self.assertEqual(problems("pingliang", official="李"), {ids["O-P1"]})
+        r = self.call("GET", "/api/v1/problems/export?format=csv&official=" + urllib.parse.quote("欧阳"), "office")
+        self.assertEqual(r.status, 200, r)
+        rows = list(csv.DictReader(io.StringIO(r.body.decode("utf-8-sig"))))
+        self.assertEqual([x["编号"] for x in rows], ["O-P2"])
+
+    def test_index_condition_under_rls(self):
+        # As the api role (row-level security applies): the filter is an index
+        # condition of tasks_official_key_idx / problems_official_key_idx.
+        for table in ("tasks", "problems"):
+            plan = self.sql(
+                "SET enable_seqscan = off; SET enable_bitmapscan = off; SET role rectify_api;"
+                " SELECT set_config('rectify.scope_key', '0', false);"
+                " EXPLAIN SELECT id FROM %s t WHERE t.official_key >= rectify.official_key('王')"
+                " AND t.official_key < rectify.official_key('王') || chr(1114111)" % table)
+            self.assertIn("%s_official_key_idx" % table, plan)
+            self.assertIn("Index Cond: ((official_key >=", plan)
+
+
+class ProblemLists(Ledger):
+    """GET /problems: visibility (0035: lead org subtree, regions concerned,
+    through a visible task) under every filter, incl. q= and region= (SECURITY
+    DEFINER functions returning ids) and the search's two strategies."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+
+        def problem(code, title, lead, regions, deadline):
+            r = cls.call("POST", "/api/v1/problems", "office", {
+                "campaign_id": cls.campaign["id"], "code": code, "title": title,
+                "category": "local_specific", "lead_org_id": cls.org[lead],
+                "region_org_ids": [cls.org[x] for x in regions], "deadline": deadline})
+            assert r.status == 201, r
+            return r.json["id"]
+        cls.a = problem("PL-A", "七里河区尾矿库渗漏", "620103", ["620800"], "2026-06-30")
+        cls.b = problem("PL-B", "崆峒区尾矿库整治", "620800", ["620103"], "2027-03-31")
+        cls.c = problem("PL-C", "林草尾矿库生态修复", "GS-FG", [], None)
+        cls.d = problem("PL-D", "城关区餐饮油烟", "620102", [], "2025-12-31")
+        # Pingliang and the environment department (acceptance) see C through its task.
+        cls.make_task(lead="620800", problem={"id": cls.c}, acceptance_org_ids=[cls.org["GS-EE"]])
+
+    def pids(self, who="office", **params):
+        ours = {self.problem["id"], self.problem2["id"], self.a, self.b, self.c, self.d}
+        return {x["id"] for x in self.list("/api/v1/problems", who, limit=500, **params)["items"]} & ours
+
+    def test_visibility_under_filters(self):
+        p1, p2, a, b, c, d = self.problem["id"], self.problem2["id"], self.a, self.b, self.c, self.d
+        seen = {
+            "office": {p1, p2, a, b, c, d},
+            "chengguan": {p1, d},                 # p1: region concerned; d: lead
+            "lanzhou": {p1, a, d},                # its subtree leads them
+            "qilihe": {a, b},                     # a: lead; b: region concerned
+            "pingliang": {a, b, c},               # a: region; b: lead; c: its task
+            "ee_dept": {p2, c},                   # p2: lead; c: acceptance org of its task
+            "forestry": {c},
+        }
+        for who, want in seen.items():
+            self.assertEqual(self.pids(who), want, who)
+            self.assertEqual(self.pids(who, q="尾矿库"), want & {a, b, c}, who)
+            self.assertEqual(self.pids(who, q="尾矿库", sort="-updated_at", status="pending,in_progress"),
+                             want & {a, b, c}, who)
+            self.assertEqual(self.pids(who, region=self.org["620103"]), want & {b}, who)
+            self.assertEqual(self.pids(who, region=self.org["620800"]), want & {a}, who)
+            self.assertEqual(self.pids(who, lead_org=self.org["620100"]), want & {p1, a, d}, who)
+            self.assertEqual(self.pids(who, status="pending"), want, who)          # no task started
+            for pid in {p1, p2, a, b, c, d}:
+                r = self.call("GET", "/api/v1/problems/%d" % pid, who)
+                self.assertEqual(r.status, 200 if pid in want else 404, (who, pid))
+
+    def test_filters(self):
+        p1, p2, a, b, c, d = self.problem["id"], self.problem2["id"], self.a, self.b, self.c, self.d
+        self.assertEqual(self.pids(due_before="2026-06-30"), {a, d})
+        self.assertEqual(self.pids(due_after="2026-07-01"), {p1, p2, b})      # make_problem: 2026-12-31
+        self.assertEqual(self.pids(due_after="2026-01-01", due_before="2026-12-31"), {p1, p2, a})
+        self.assertEqual(self.pids(q="尾矿库", region=self.org["620103"]), {b})
+        self.assertEqual(self.pids(q="PL-"), {a, b, c, d})
+        self.assertEqual(self.pids(q="pl-a"), {a})                              # case-insensitive
+        self.assertEqual(self.pids(q="100%"), set())
+        self.assertEqual(self.pids(status="in_progress"), set())
+        self.assertEqual(self.pids(status="pending,in_progress"), {p1, p2, a, b, c, d})
+        self.assertEqual(self.pids(campaign=self.campaign["id"], q="尾矿库", lead_org=self.org["620800"]), {b})
+        got, cursor = [], None
+        while True:
+            params = {"q": "尾矿库", "sort": "-code", "limit": 1}
+            if cursor:
+                params["cursor"] = cursor
+            page = self.list("/api/v1/problems", **params)
+            got += [x["id"] for x in page["items"]]
+            cursor = page["next_cursor"]
+            if not cursor:
+                break
+        self.assertEqual(got, [c, b, a])
+
+
+class SearchStrategies(Ledger):
+    """q= over more rows than the bounded walk reads (tasks.c TASK_LIST_Q,
+    2000): a common term is found by walking the order, a rare one through
+    the trigram search; both give the same pages as for a caller that always
+    uses the search (a county)."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        # 2 400 tasks of Chengguan in deadline order; every 40th says 常见词,
+        # only the last one says 罕见词 (beyond the walk's 2000 rows).
+        cls.sql(
+            "INSERT INTO tasks (campaign_id, problem_id, code, title, owner_org_id, deadline)"
+            " SELECT %d, %d, 'S-' || g, CASE WHEN g = 2400 THEN '罕见词任务'"
+            "   WHEN g %% 40 = 0 THEN '常见词任务 ' || g ELSE '批量任务 ' || g END, %d,"
+            "   DATE '2030-01-01' + g FROM generate_series(1, 2400) AS g"
+            % (cls.campaign["id"], cls.problem["id"], cls.org["620102"]))
+        cls.sql("ANALYZE tasks")
+
+    def pages(self, who, **params):
+        got, cursor = [], None
+        while True:
+            q = dict(params, limit=25)
+            if cursor:
+                q["cursor"] = cursor
+            page = self.list("/api/v1/tasks", who, **q)
+            got += [x["code"] for x in page["items"]]
+            cursor = page["next_cursor"]
+            if not cursor:
+                return got
+
+    def test_common_and_rare_terms(self):
+        common = ["S-%d" % g for g in range(40, 2400, 40)]      # S-2400 is the rare one
+        self.assertEqual(self.pages("office", q="常见词"), common)
+        self.assertEqual(self.pages("chengguan", q="常见词"), common)
+        self.assertEqual(self.pages("office", q="常见词", sort="-deadline"), common[::-1])
+        self.assertEqual(self.pages("office", q="罕见词"), ["S-2400"])
+        self.assertEqual(self.pages("chengguan", q="罕见词"), ["S-2400"])
+        self.assertEqual(self.pages("office", q="罕见词", sort="code"), ["S-2400"])
+        self.assertEqual(self.pages("office", q="任务 7", sort="code"),
+                         sorted("S-%d" % g for g in range(1, 2400) if str(g).startswith("7")))
+        self.assertEqual(self.pages("pingliang", q="常见词"), [])
 
 
 if __name__ == "__main__":

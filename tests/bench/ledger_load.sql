@@ -1,7 +1,8 @@
 -- tests/bench/ledger_load.sql — loads a synthetic ledger for tests/bench/ledger.sh:
--- one campaign, :tasks/50 problems, :tasks tasks over the real orgs, about
--- one progress report per open task.  Run as the owner (superuser):
---     psql -v tasks=100000 -f tests/bench/ledger_load.sql
+-- one campaign, :problems problems (default :tasks/50), :tasks tasks over the
+-- real orgs, about one progress report per open task.  Run as the owner
+-- (superuser):
+--     psql -v tasks=100000 [-v problems=20000] -f tests/bench/ledger_load.sql
 -- Per-row triggers are off (session_replication_role = replica) so the load
 -- takes seconds; the columns they maintain (owner_org_path, search_text,
 -- problems.status) are filled here, the audit trail is not written (no
@@ -15,7 +16,15 @@
 --                acceptance_review 5, approved 5, announced 5, closed 10 (%)
 --   deadline     80 % dated (2024-06-30 .. 2027-12-31; ~5 % extended), 10 % 立行立改, 10 % 长期坚持
 --   reports      open tasks: last report 0..60 days ago (so some are silent → red)
+--   officials    20 surnames × 25 given names (500 names, ~200 tasks each; one
+--                surname ~5 % of tasks)
+--   problems     lead org: 20 % departments, 20 % prefectures, 60 % counties;
+--                60 % name one or two counties as regions concerned
 \set ON_ERROR_STOP 1
+\if :{?problems}
+\else
+SELECT greatest(:tasks / 50, 1) AS problems \gset
+\endif
 SET session_replication_role = replica;
 SELECT setseed(0.42);
 
@@ -56,24 +65,34 @@ INSERT INTO b_topic SELECT row_number() OVER () - 1, * FROM (VALUES
 CREATE TEMP TABLE b_post (n int, post text);
 INSERT INTO b_post SELECT row_number() OVER () - 1, * FROM unnest(ARRAY[
  '市委副书记、市长', '副市长', '县委书记', '县长', '副县长', '区长', '厅长', '副厅长', '局长', '副局长']) AS p;
+-- 500 names: surname n % 20, given name n / 20 (so 王建军 is n = 0).
 CREATE TEMP TABLE b_name (n int, name text);
-INSERT INTO b_name SELECT row_number() OVER () - 1, * FROM unnest(ARRAY[
- '王建军', '李志强', '张海燕', '刘永红', '陈国栋', '杨晓东', '赵丽娟', '黄文斌', '周明', '吴海峰',
- '徐立新', '孙宏伟', '马俊', '朱玉兰', '胡振华', '郭天明', '何卫东', '高建平', '林静', '罗永刚']) AS p;
+INSERT INTO b_name
+SELECT s.i - 1 + 20 * (g.i - 1), s.x || g.x
+  FROM unnest(ARRAY['王', '李', '张', '刘', '陈', '杨', '赵', '黄', '周', '吴',
+                    '徐', '孙', '马', '朱', '胡', '郭', '何', '高', '林', '罗']) WITH ORDINALITY AS s(x, i),
+       unnest(ARRAY['建军', '志强', '海燕', '永红', '国栋', '晓东', '丽娟', '文斌', '明', '海峰',
+                    '立新', '宏伟', '俊', '玉兰', '振华', '天明', '卫东', '建平', '静', '永刚',
+                    '春生', '秀英', '德才', '桂芳', '学军']) WITH ORDINALITY AS g(x, i);
 
--- Problems: one per 50 tasks.
-INSERT INTO problems (campaign_id, code, title, category, source, owner_org_id, owner_org_path,
+-- Problems (:problems).
+INSERT INTO problems (campaign_id, code, title, category, source, region_org_ids, owner_org_id, owner_org_path,
                       responsible_name, responsible_post, target, deadline, search_text, status)
 SELECT c.id, 'B' || g, o.name || tp.title || '问题', (ARRAY['macro_common', 'provincial_sector', 'local_specific'])[1 + g % 3],
        (ARRAY['report', 'report', 'report', 'warning_film', 'clue_transfer'])[1 + g % 5],
+       CASE WHEN g % 5 < 2 THEN ARRAY(SELECT r.id FROM b_org r WHERE r.kind = 'county'
+                                        AND r.n IN ((g * 7) % cc.c, (g * 7 + g % 2 * 11) % cc.c) ORDER BY r.n)
+            WHEN g % 5 = 2 THEN ARRAY(SELECT r.id FROM b_org r WHERE r.kind = 'county' AND r.n = (g * 3) % cc.c)
+            ELSE '{}'::bigint[] END,
        o.id, o.path, nm.name, ps.post, tp.target, DATE '2024-12-31' + (g % 4) * 365,
        concat_ws(' ', 'B' || g, o.name || tp.title || '问题', tp.target), 'in_progress'
-  FROM generate_series(1, greatest(:tasks / 50, 1)) AS g
+  FROM generate_series(1, greatest(:problems, 1)) AS g
   JOIN campaigns c ON c.round = 90
+  JOIN b_count cc ON cc.kind = 'county'
   JOIN b_org o ON o.kind = CASE WHEN g % 5 = 0 THEN 'department' WHEN g % 5 = 1 THEN 'prefecture' ELSE 'county' END
               AND o.n = g % (SELECT c FROM b_count WHERE kind = o.kind)
   JOIN b_topic tp ON tp.n = g % 20
-  JOIN b_name nm ON nm.n = g % 20
+  JOIN b_name nm ON nm.n = (g * 7) % 500
   JOIN b_post ps ON ps.n = g % 10;
 
 CREATE TEMP TABLE b_problem AS
@@ -112,7 +131,7 @@ SELECT p.campaign_id, p.id, x.code, x.title, tp.target, ARRAY[tp.m1, tp.m2, tp.m
   JOIN b_count dc ON dc.kind = 'department'
   JOIN b_problem p ON p.n = (b.g - 1) % (SELECT count(*) FROM b_problem)
   JOIN b_topic tp ON tp.n = (b.g - 1) % 20
-  JOIN b_name nm ON nm.n = b.g % 20
+  JOIN b_name nm ON nm.n = (b.g * 13) % 500
   JOIN b_post ps ON ps.n = b.g % 10
   CROSS JOIN LATERAL (
       SELECT 'T' || b.g AS code,
