@@ -84,28 +84,21 @@
 /* The list filters: $1 campaign, $2 batch, $3 status, $4 grade, $5 type,
  * $6 county org (its subtree), $7 responsible org, $8 overdue, $9 verdict,
  * $10 has_repeats, $11 received_from, $12 received_to, $13 q pattern,
- * $14 after id. */
-#define COMPLAINT_WHERE                                                                        \
-    " ($1::bigint IS NULL OR c.campaign_id = $1::bigint)"                                      \
-    " AND ($2::bigint IS NULL OR c.batch_id = $2::bigint)"                                     \
-    " AND ($3::text IS NULL OR c.status = $3::text)"                                           \
-    " AND ($4::text IS NULL OR c.grade = $4::text)"                                            \
-    " AND ($5::text IS NULL OR c.pollution_types @> ARRAY[$5::text])"                          \
-    " AND ($6::bigint IS NULL OR c.county_org_path <@"                                         \
-    "      (SELECT o.path FROM orgs o WHERE o.id = $6::bigint))"                               \
-    " AND ($7::bigint IS NULL OR c.responsible_org_id = $7::bigint)"                           \
-    " AND ($8::bool IS NULL OR rectify.complaint_overdue(c.status, c.deadline) = $8::bool)"    \
-    " AND ($9::text IS NULL OR c.verdict = $9::text)"                                          \
-    " AND ($10::bool IS NULL OR (c.repeat_group_id IS NOT NULL) = $10::bool)"                  \
-    " AND ($11::date IS NULL OR c.received_at >= $11::date)"                                   \
-    " AND ($12::date IS NULL OR c.received_at < $12::date + 1)"                                \
-    " AND ($13::text IS NULL OR c.content ILIKE $13::text OR c.entity_name ILIKE $13::text"    \
-    "      OR c.handover_no ILIKE $13::text OR c.address ILIKE $13::text)"                     \
-    " AND ($14::bigint IS NULL OR c.id > $14::bigint)"
+ * $14 after id. The page's ids come from rectify.complaint_list_ids (0038):
+ * it applies the caller's visibility and every filter as the owner, so each
+ * filter can use its index (under row-level security only leakproof
+ * conditions can: docs/design-notes.md), plans with the request's values
+ * and returns the ids of one page in id order; the rows are read here
+ * through row-level security by primary key (a leakproof index condition).
+ * AFTER and LIMIT are the keyset and page size as SQL. */
+#define COMPLAINT_PAGE_IDS(AFTER, LIMIT)                                                        \
+    "c.id = ANY (ARRAY(SELECT rectify.complaint_list_ids($1::bigint, $2::bigint, $3::text,"    \
+    " $4::text, $5::text, $6::bigint, $7::bigint, $8::bool, $9::text, $10::bool, $11::date,"    \
+    " $12::date, $13::text, " AFTER ", " LIMIT ")))"
 
 static const char sql_list[] =
     "WITH page AS (SELECT c.*, row_number() OVER (ORDER BY c.id) AS n FROM ("
-    "  SELECT * FROM complaints c WHERE" COMPLAINT_WHERE
+    "  SELECT * FROM complaints c WHERE " COMPLAINT_PAGE_IDS("$14::bigint", "$15::int + 1")
     "  ORDER BY c.id LIMIT $15::int + 1) c)"
     " SELECT json_build_object("
     "  'items', coalesce((SELECT json_agg(" COMPLAINT_JSON("p") " ORDER BY p.id) FROM page p"
@@ -753,7 +746,7 @@ static const struct export_column export_cols[] = {
 #define N_EXPORT_COLS (sizeof export_cols / sizeof export_cols[0] - N_PII_COLS)
 
 /* The list's filters $1..$13; keyset (export.h): $14 key = the id as text
- * (COMPLAINT_WHERE's "after" term), $15 the id, $16 batch size. Columns:
+ * (the list's "after" slot), $15 the id, $16 batch size. Columns:
  * key, id, then export_cols (Chinese labels for the codes). The batch is
  * chosen first and only its rows are joined to the org and batch labels
  * (joined before the LIMIT, or as a subquery per row, the labels cost more
@@ -776,8 +769,9 @@ static const char sql_export[] =
     "   WHEN 'false' THEN '不属实' ELSE c.verdict END,"
     " c.result, c.ordered_rectify::text, c.cases_filed::text, c.fines_yuan::text,"
     " c.people_interviewed::text, c.people_accountable::text, c.public_summary"
-    " FROM (SELECT * FROM complaints c WHERE" COMPLAINT_WHERE
-    "       AND ($15::bigint IS NULL OR c.id > $15::bigint) ORDER BY c.id LIMIT $16::int) c"
+    " FROM (SELECT * FROM complaints c"
+    "       WHERE " COMPLAINT_PAGE_IDS("coalesce($15::bigint, $14::bigint)", "$16::int")
+    "       ORDER BY c.id LIMIT $16::int) c"
     " LEFT JOIN complaint_batches b ON b.id = c.batch_id"
     " LEFT JOIN (SELECT o.id, coalesce(p.name, '') || o.name AS label FROM orgs o"
     "            LEFT JOIN orgs p ON p.id = o.parent_id) county ON county.id = c.county_org_id"

@@ -585,6 +585,135 @@ class Complaints(harness.ServiceTestCase):
                              token=self.tok["viewer1"]).json["items"]
         self.assertIn(40, [b["batch_no"] for b in items])
 
+    def test_16_list_filters_search_and_pages(self):
+        """Every list filter, alone and combined, for the office and a county unit,
+        against a reference computed here from the rows (0038 moved the filters into
+        rectify.complaint_list_ids); q= over the four fields; county= is a subtree."""
+        rows = [
+            row("LF-1", county="城关区", content="尾矿库渗漏，下游农田受污染", 污染类型="土壤、水",
+                被举报对象="甲矿业有限公司", 详细地址="黄河北岸1号", 受理时间="2023-12-01 10:00"),
+            row("LF-2", county="七里河区", content="工地夜间施工噪声扰民ZQ", 污染类型="噪声",
+                被举报对象="WK TailingsCo 有限公司", 详细地址="滨河路88号", 受理时间="2023-12-02 23:30"),
+            row("LF-3", county="城关区", content="洗车店污水直排", 污染类型="水", 被举报对象="",
+                详细地址="滨河路9号", 件别="重点件", 受理时间="2023-12-03 00:10"),
+            row("LF-4", county="安宁区", content="某厂排放废气，煤场扬尘100%覆盖不到", 污染类型="大气",
+                详细地址="北山坡", 受理时间="2023-12-03 12:00"),
+            row("LF-5", county="秦州区", content="私挖滥采破坏植被", 污染类型="生态",
+                被举报对象="某砂石场", 详细地址="", 受理时间="2023-12-04 08:00"),
+            row("LF-6", county="城关区", content="又一次反映尾矿库渗漏", 污染类型="土壤",
+                详细地址="黄河北岸2号", 受理时间="2023-12-05 08:00"),
+        ]
+        r = self.imp(csv_body([x[:1] + ["9"] + x[2:] for x in rows]))
+        self.assertEqual(r.json["summary"]["inserted"], 6, r)
+        org = {c: int(self.q("SELECT id FROM orgs WHERE code = '%s'" % c))
+               for c in ("620100", "620102", "620103", "620500", "GS-EE")}
+        # varied states: assigned to a county (overdue), to the province (not), a
+        # verdict, a repeat group
+        self.q("UPDATE complaints SET status = 'assigned', responsible_org_id = %d, deadline = '2020-01-31'"
+               " WHERE handover_no = 'LF-2'" % org["620103"])
+        self.q("UPDATE complaints SET status = 'assigned', responsible_org_id = %d, deadline = '2099-01-31'"
+               " WHERE handover_no = 'LF-3'" % org["GS-EE"])
+        self.q("UPDATE complaints SET status = 'rejected', verdict = 'false' WHERE handover_no = 'LF-4'")
+        # a complaint of another prefecture handled by 城关区: the county unit sees it
+        self.q("UPDATE complaints SET status = 'assigned', responsible_org_id = %d, deadline = '2099-01-31'"
+               " WHERE handover_no = 'LF-5'" % org["620102"])
+        g = int(self.q("INSERT INTO complaint_repeat_groups (case_plan) VALUES ('并案') RETURNING id"))
+        self.q("UPDATE complaints SET repeat_group_id = %d WHERE handover_no IN ('LF-1', 'LF-6')" % g)
+        batch = int(self.q("SELECT batch_id FROM complaints WHERE handover_no = 'LF-1'"))
+        ref = []
+        for line in self.q(
+                "SELECT c.handover_no, c.status, c.grade, array_to_string(c.pollution_types, ','),"
+                " c.county_org_path::text, c.owner_org_path::text, coalesce(c.responsible_org_id, 0),"
+                " rectify.complaint_overdue(c.status, c.deadline), coalesce(c.verdict, ''),"
+                " c.repeat_group_id IS NOT NULL, (c.received_at AT TIME ZONE 'Asia/Shanghai')::date::text"
+                " FROM complaints c WHERE c.batch_id = %d ORDER BY c.id" % batch).splitlines():
+            f = line.split("|")
+            ref.append({"no": f[0], "status": f[1], "grade": f[2], "types": f[3].split(","),
+                        "county": f[4].split("."), "owner": f[5].split("."), "resp": int(f[6]),
+                        "overdue": f[7] == "t", "verdict": f[8], "rep": f[9] == "t", "day": f[10]})
+        self.assertEqual(len(ref), 6)
+        path = {k: self.q("SELECT path FROM orgs WHERE id = %d" % v).split(".") for k, v in org.items()}
+
+        def under(p, root):
+            return p[:len(root)] == root
+
+        texts = {x[0]: (x[HEADER.index("举报内容")], x[HEADER.index("被举报对象")], x[0],
+                        x[HEADER.index("详细地址")]) for x in rows}
+
+        def expect(who, f):
+            out = []
+            for c in ref:
+                if who == "cg_unit" and not (under(c["county"], path["620102"]) or under(c["owner"], path["620102"])):
+                    continue
+                if "status" in f and c["status"] != f["status"] or "grade" in f and c["grade"] != f["grade"]:
+                    continue
+                if "type" in f and f["type"] not in c["types"] or "verdict" in f and c["verdict"] != f["verdict"]:
+                    continue
+                if "county" in f and not under(c["county"], path[f["county"]]):
+                    continue
+                if "responsible_org_id" in f and c["resp"] != org[f["responsible_org_id"]]:
+                    continue
+                if "overdue" in f and c["overdue"] != (f["overdue"] == "true"):
+                    continue
+                if "has_repeats" in f and c["rep"] != (f["has_repeats"] == "true"):
+                    continue
+                if "received_from" in f and c["day"] < f["received_from"]:
+                    continue
+                if "received_to" in f and c["day"] > f["received_to"]:
+                    continue
+                if "q" in f and not any(f["q"].lower() in t.lower() for t in texts[c["no"]] if t):
+                    continue
+                out.append(c["no"])
+            return out
+
+        cases = [{}, {"status": "assigned"}, {"grade": "key"}, {"type": "soil"}, {"type": "radiation"},
+                 {"county": "620100"}, {"county": "620102"}, {"county": "620500"}, {"county": "620103", "status": "assigned"},
+                 {"responsible_org_id": "620103"}, {"responsible_org_id": "GS-EE"},
+                 {"overdue": "true"}, {"overdue": "false"}, {"verdict": "false"},
+                 {"has_repeats": "true"}, {"has_repeats": "false", "type": "water"},
+                 {"received_from": "2023-12-02", "received_to": "2023-12-03"}, {"received_to": "2023-12-01"},
+                 {"q": "尾矿库"}, {"q": "tailingsco"}, {"q": "lf-5"}, {"q": "滨河路"}, {"q": "100%"},
+                 {"q": "ZQWK"}, {"q": "zq\x1fwk"}, {"q": "没有这个词"},
+                 # common terms (test_09's 5000 rows): the office's search walks the list
+                 {"q": "排放废气"}, {"q": "s-0"}, {"q": "排放"}, {"q": "尾矿库", "county": "620102", "has_repeats": "true"},
+                 {"q": "滨河路", "status": "assigned", "overdue": "false"}]
+        import urllib.parse
+        for who in ("office1", "cg_unit"):
+            for f in cases:
+                qs = dict(f, batch_id=str(batch), campaign_id=str(self.campaign), limit="500")
+                for k in ("county", "responsible_org_id"):
+                    if k in f:
+                        qs[k] = str(org[f[k]])
+                r = self.svc.get("/api/v1/complaints?" + urllib.parse.urlencode(qs), token=self.tok[who])
+                self.assertEqual(r.status, 200, r)
+                self.assertEqual([x["handover_no"] for x in r.json["items"]], expect(who, f), (who, f))
+                self.assertIsNone(r.json["next_cursor"])
+        # pages of 2 by cursor give the same rows, in id order
+        for who, f in (("office1", {}), ("office1", {"q": "尾矿库"}), ("cg_unit", {}), ("office1", {"county": "620100"})):
+            seen, cursor = [], None
+            while True:
+                qs = dict(f, batch_id=str(batch), limit="2")
+                if "county" in f:
+                    qs["county"] = str(org[f["county"]])
+                if cursor:
+                    qs["cursor"] = cursor
+                r = self.svc.get("/api/v1/complaints?" + urllib.parse.urlencode(qs), token=self.tok[who])
+                self.assertEqual(r.status, 200, r)
+                seen += [x["handover_no"] for x in r.json["items"]]
+                cursor = r.json["next_cursor"]
+                if not cursor:
+                    break
+            self.assertEqual(seen, expect(who, f), (who, f))
+        # the export applies the same filters
+        r = self.svc.get("/api/v1/complaints/export?format=csv&batch_id=%d&county=%d&q=%s"
+                         % (batch, org["620102"], urllib.parse.quote("滨河路")), token=self.tok["office1"])
+        self.assertEqual(r.status, 200, r)
+        got = [x[0] for x in csv.reader(io.StringIO(r.body.decode("utf-8-sig")))][1:]
+        self.assertEqual(got, expect("office1", {"county": "620102", "q": "滨河路"}))
+        r = self.svc.get("/api/v1/complaints/export?format=csv&batch_id=%d" % batch, token=self.tok["cg_unit"])
+        got = [x[0] for x in csv.reader(io.StringIO(r.body.decode("utf-8-sig")))][1:]
+        self.assertEqual(got, expect("cg_unit", {}))
+
     def test_15_audit_chain_still_verifies(self):
         r = self.svc.get("/api/v1/audit/verify", token=self.tok["office1"])
         self.assertEqual(r.status, 200, r)
