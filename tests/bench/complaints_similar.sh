@@ -25,11 +25,7 @@ REPS=${REPS:-20}
 DB=bench_similar
 PGLOG=$RECTIFY_PGDATA.log
 
-echo "== machine: $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg)"
 bench_db $DB
-url=$("$ROOT/scripts/pg" url)
-DBURL=${url%/postgres}/$DB
-q() { psql -X -qtA "$DBURL" -c "$1"; }
 
 echo "== loading $COMPLAINTS complaints"
 start=$(date +%s.%N)

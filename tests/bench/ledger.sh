@@ -26,11 +26,7 @@ PROBLEMS=${PROBLEMS:-20000}
 DB=bench_ledger
 PGLOG=$RECTIFY_PGDATA.log
 
-echo "== machine: $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg)"
 bench_db $DB
-url=$("$ROOT/scripts/pg" url)
-DBURL=${url%/postgres}/$DB
-q() { psql -X -qtA "$DBURL" -c "$1"; }
 
 echo "== loading $TASKS tasks, $PROBLEMS problems (tests/bench/ledger_load.sql)"
 start=$(date +%s.%N)

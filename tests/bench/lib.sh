@@ -13,15 +13,20 @@ export RECTIFY_PII_KEY=${RECTIFY_PII_KEY:-AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGx
 BENCH_PORT=${BENCH_PORT:-18555}
 BASE=http://127.0.0.1:$BENCH_PORT
 
-bench_db() { # bench_db NAME: fresh database, migrated; sets RECTIFY_DATABASE_URL
+bench_db() { # bench_db NAME: fresh database, migrated, demo users; sets
+	# RECTIFY_DATABASE_URL and DBURL (the same), q SQL runs one statement on it
+	echo "== machine: $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg)"
 	"$ROOT/scripts/pg" start >/dev/null
 	"$ROOT/scripts/pg" psql -qc "DROP DATABASE IF EXISTS $1 WITH (FORCE)" -c "CREATE DATABASE $1"
 	local url
 	url=$("$ROOT/scripts/pg" url)
 	export RECTIFY_DATABASE_URL=${url%/postgres}/$1
+	DBURL=$RECTIFY_DATABASE_URL
 	"$BIN" migrate 2>/dev/null
 	RECTIFY_BIN=$BIN "$ROOT/scripts/seed-demo" 2>/dev/null
 }
+
+q() { psql -X -qtA "$DBURL" -c "$1"; }
 
 bench_serve() { # bench_serve [serve args]: starts the service in the background
 	RECTIFY_LOG_LEVEL=warn "$BIN" serve --listen "127.0.0.1:$BENCH_PORT" "$@" 2>/tmp/rectify-bench.log &
