@@ -37,7 +37,7 @@ import() {
 		-H "Authorization: Bearer $TOKEN" -H 'Content-Type: text/csv' --data-binary @"$FILE"
 }
 read -r status import_s < <(import)
-echo "POST /api/v1/complaints/import (partial, batches of 1000 written by RECTIFY_IMPORT_WORKERS=2, audit + RLS + encryption): ${import_s}s, HTTP $status"
+echo "POST /api/v1/complaints/import (partial, batches of 1000 written by RECTIFY_IMPORT_WORKERS=${RECTIFY_IMPORT_WORKERS:-2}, audit + RLS + encryption): ${import_s}s, HTTP $status"
 python3 -c 'import json; print("   ", json.load(open("/tmp/bench-import.json"))["summary"])'
 read -r status reimport_s < <(import)
 echo "the same file again (every row unchanged): ${reimport_s}s, HTTP $status"
