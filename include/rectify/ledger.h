@@ -217,9 +217,10 @@ void ledger_reply_row(struct req *r, int status, PGresult *res, int col, int eta
     "   AND ($2::bigint IS NULL OR t.problem_id = $2::bigint)"                               \
     "   AND ($3::text IS NULL OR EXISTS (SELECT 1 FROM problems p"                           \
     "        WHERE p.id = t.problem_id AND p.category = $3::text))"                           \
-    /* one status: `=` (folds in a custom plan), so (status, key, id) gives the order */ \
+    /* one status: `=` (folds in a custom plan), so (status, key, id) gives the order;  \
+       several: `= ANY`. Never both: the planner would count the selectivity twice */   \
     "   AND ($4::text[] IS NULL OR cardinality($4::text[]) <> 1 OR t.status = ($4::text[])[1])" \
-    "   AND ($4::text[] IS NULL OR t.status = ANY ($4::text[]))"                             \
+    "   AND ($4::text[] IS NULL OR cardinality($4::text[]) = 1 OR t.status = ANY ($4::text[]))" \
     TASK_LEAD_FILTER("t")                                                                    \
     LEDGER_OFFICIAL_FILTER("t", "$6")                                                        \
     "   AND ($7::boolean IS NULL OR NOT $7::boolean OR (" LEDGER_OVERDUE("t")               \
@@ -248,7 +249,7 @@ void ledger_reply_row(struct req *r, int status, PGresult *res, int col, int eta
     "   AND ($2::text IS NULL OR t.category = $2::text)"                                   \
     "   AND ($3::text IS NULL OR t.source = $3::text)"                                     \
     "   AND ($4::text[] IS NULL OR cardinality($4::text[]) <> 1 OR t.status = ($4::text[])[1])" \
-    "   AND ($4::text[] IS NULL OR t.status = ANY ($4::text[]))"                           \
+    "   AND ($4::text[] IS NULL OR cardinality($4::text[]) = 1 OR t.status = ANY ($4::text[]))" \
     "   AND ($5::bigint IS NULL OR t.owner_org_id = ANY (ARRAY(SELECT o.id FROM orgs o"     \
     "        WHERE o.path <@ (SELECT p.path FROM orgs p WHERE p.id = $5::bigint))))"         \
     LEDGER_OFFICIAL_FILTER("t", "$6")                                                      \
