@@ -266,4 +266,34 @@ void ledger_reply_row(struct req *r, int status, PGresult *res, int col, int eta
  * body has not been read. */
 bool campaign_exists_or_reply(struct req *r, const char *id, const char *param);
 
+/* The limit-aware q= list of tasks and problems (why: tasks.c, above
+ * TASK_LIST_Q): `cand`, `walk` and `found` — the rows of the page, read by
+ * id, from a bounded walk in list order or from SEARCH_FN's ids. TABLE and
+ * FILTERS name the list; QARG, AFTER and LIMIT are its parameters for q=,
+ * the cursor's id and the page size; KEY, KEYARG, DIR and CMP its order. The
+ * walk's cap is a sub-select so that the planner, not knowing it, plans
+ * `cand` as an ordered index walk that stops early. */
+#define LEDGER_SEARCH_WALK "2000"
+#define LEDGER_SEARCH_WALK_DONE(LIMIT)                                                       \
+    "(rectify.task_scope_key() = 0 AND ((SELECT count(*) FROM walk) > " LIMIT "::int"       \
+    " OR (SELECT count(*) FROM cand) < " LEDGER_SEARCH_WALK "))"
+#define LEDGER_LIST_Q_FOUND(TABLE, FILTERS, QARG, AFTER, LIMIT, SEARCH_FN, KEY, KEYARG, DIR,  \
+                            CMP)                                                              \
+    "WITH cand AS MATERIALIZED (SELECT t.id, t.deadline_key, t.updated_at, t.code,"         \
+    "   t.search_folded LIKE lower(" QARG "::text) AS hit"                                     \
+    " FROM " TABLE " t" FILTERS " AND rectify.task_scope_key() = 0"                           \
+    "   AND (" AFTER "::bigint IS NULL OR (" KEY ", t.id) " CMP " (" KEYARG ", " AFTER        \
+    "::bigint))"                                                                              \
+    " ORDER BY " KEY " " DIR ", t.id " DIR " LIMIT (SELECT " LEDGER_SEARCH_WALK ")),"         \
+    " walk AS MATERIALIZED (SELECT c.id FROM cand c WHERE c.hit LIMIT " LIMIT "::int + 1),"    \
+    " found AS (SELECT t.* FROM " TABLE " t"                                                   \
+    "   WHERE t.id = ANY (ARRAY(SELECT w.id FROM walk w)) AND "                                \
+    LEDGER_SEARCH_WALK_DONE(LIMIT)                                                             \
+    "   UNION ALL (SELECT t.* FROM " TABLE " t" FILTERS                                         \
+    "   AND t.id = ANY (ARRAY(SELECT " SEARCH_FN "(" QARG "::text)))"                            \
+    "   AND (" AFTER "::bigint IS NULL OR (" KEY ", t.id) " CMP " (" KEYARG ", " AFTER        \
+    "::bigint))"                                                                              \
+    "   AND NOT " LEDGER_SEARCH_WALK_DONE(LIMIT)                                                \
+    "   ORDER BY " KEY " " DIR ", t.id " DIR " LIMIT " LIMIT "::int + 1)),"
+
 #endif

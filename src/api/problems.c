@@ -62,24 +62,9 @@ static const char sql_get[] =
  * bounded walk in list order testing each row for province-wide callers,
  * else — or when the walk finds less than a page — the search's ids through
  * the primary key). */
-#define SEARCH_WALK "2000"
-#define SEARCH_WALK_DONE                                                                    \
-    "(rectify.task_scope_key() = 0 AND ((SELECT count(*) FROM walk) > $13::int"             \
-    " OR (SELECT count(*) FROM cand) < " SEARCH_WALK "))"
 #define PROBLEM_LIST_Q(SORT, KEY, KEYARG, KEYOUT, DIR, CMP)                                 \
-    "WITH cand AS MATERIALIZED (SELECT t.id, t.deadline_key, t.updated_at, t.code,"         \
-    "   t.search_folded LIKE lower($9::text) AS hit"                                           \
-    " FROM problems t" PROBLEM_FILTERS_BUT_Q " AND rectify.task_scope_key() = 0"               \
-    "   AND ($12::bigint IS NULL OR (" KEY ", t.id) " CMP " (" KEYARG ", $12::bigint))"      \
-    " ORDER BY " KEY " " DIR ", t.id " DIR " LIMIT (SELECT " SEARCH_WALK ")),"               \
-    " walk AS MATERIALIZED (SELECT c.id FROM cand c WHERE c.hit LIMIT $13::int + 1),"         \
-    " found AS (SELECT t.* FROM problems t"                                              \
-    "   WHERE t.id = ANY (ARRAY(SELECT w.id FROM walk w)) AND " SEARCH_WALK_DONE               \
-    "   UNION ALL (SELECT t.* FROM problems t" PROBLEM_FILTERS_BUT_Q                   \
-    "   AND t.id = ANY (ARRAY(SELECT rectify.problem_search_ids($9::text)))"                 \
-    "   AND ($12::bigint IS NULL OR (" KEY ", t.id) " CMP " (" KEYARG ", $12::bigint))"      \
-    "   AND NOT " SEARCH_WALK_DONE                                                            \
-    "   ORDER BY " KEY " " DIR ", t.id " DIR " LIMIT $13::int + 1)),"                        \
+    LEDGER_LIST_Q_FOUND("problems", PROBLEM_FILTERS_BUT_Q, "$9", "$12", "$13",                \
+                        "rectify.problem_search_ids", KEY, KEYARG, DIR, CMP)                  \
     " page AS (SELECT t.*, row_number() OVER (ORDER BY " KEY " " DIR ", t.id " DIR           \
     ") AS n FROM (SELECT t.* FROM found t"                                                    \
     " ORDER BY " KEY " " DIR ", t.id " DIR " LIMIT $13::int + 1) t)"                         \

@@ -78,41 +78,24 @@ static const char sql_get[] =
  * (about 20 rows per match); a rare one through the trigram index
  * (rectify.task_search_ids: every match, then the page). Which one is not
  * known before running, so the statement tries the walk first, bounded:
- * `cand` is at most SEARCH_WALK rows in list order passing the other
+ * `cand` is at most LEDGER_SEARCH_WALK rows in list order passing the other
  * filters — only their ids, sort keys and match flags (whole rows made the
  * walk three times dearer) — read lazily; `walk` takes the ids of the first
  * limit + 1 matches. If it found them, or the candidates ran out, those rows
- * (read by id) are the page; otherwise (fewer than a page of matches in SEARCH_WALK rows: a
+ * (read by id) are the page; otherwise (fewer than a page of matches in LEDGER_SEARCH_WALK rows: a
  * rare term) the second branch runs — its one-time filter is false in the
  * first case, so it costs nothing then — and reads the search's ids through
  * the primary key. LIKE in the select list is evaluated on rows the policy
  * has let through, like any output column.
  * Only province-wide callers walk (task_scope_key() = 0, in `cand` itself: a
  * one-time filter there, as the planner may evaluate the other terms of
- * SEARCH_WALK_DONE first): for the others the search's own plan ANDs the
+ * LEDGER_SEARCH_WALK_DONE first): for the others the search's own plan ANDs the
  * trigram and visibility indexes (a county's matches are a few hundred),
- * cheaper than walking its tasks in order.
- * The walk's cap is a sub-select so that the planner, not knowing it,
- * plans `cand` for a fraction of the rows (an ordered index walk that stops
- * early) rather than for 2000 (a bitmap scan and sort of every candidate). */
-#define SEARCH_WALK "2000"
-#define SEARCH_WALK_DONE                                                                    \
-    "(rectify.task_scope_key() = 0 AND ((SELECT count(*) FROM walk) > $15::int"             \
-    " OR (SELECT count(*) FROM cand) < " SEARCH_WALK "))"
+ * cheaper than walking its tasks in order. The statement's shared part is
+ * LEDGER_LIST_Q_FOUND (ledger.h). */
 #define TASK_LIST_Q(SORT, KEY, KEYARG, KEYOUT, DIR, CMP)                                     \
-    "WITH cand AS MATERIALIZED (SELECT t.id, t.deadline_key, t.updated_at, t.code,"         \
-    "   t.search_folded LIKE lower($12::text) AS hit"                                          \
-    " FROM tasks t" TASK_FILTERS_BUT_Q " AND rectify.task_scope_key() = 0"                     \
-    "   AND ($14::bigint IS NULL OR (" KEY ", t.id) " CMP " (" KEYARG ", $14::bigint))"       \
-    " ORDER BY " KEY " " DIR ", t.id " DIR " LIMIT (SELECT " SEARCH_WALK ")),"                \
-    " walk AS MATERIALIZED (SELECT c.id FROM cand c WHERE c.hit LIMIT $15::int + 1),"          \
-    " found AS (SELECT t.* FROM tasks t"                                                 \
-    "   WHERE t.id = ANY (ARRAY(SELECT w.id FROM walk w)) AND " SEARCH_WALK_DONE               \
-    "   UNION ALL (SELECT t.* FROM tasks t" TASK_FILTERS_BUT_Q                          \
-    "   AND t.id = ANY (ARRAY(SELECT rectify.task_search_ids($12::text)))"                   \
-    "   AND ($14::bigint IS NULL OR (" KEY ", t.id) " CMP " (" KEYARG ", $14::bigint))"       \
-    "   AND NOT " SEARCH_WALK_DONE                                                             \
-    "   ORDER BY " KEY " " DIR ", t.id " DIR " LIMIT $15::int + 1)),"                         \
+    LEDGER_LIST_Q_FOUND("tasks", TASK_FILTERS_BUT_Q, "$12", "$14", "$15",                     \
+                        "rectify.task_search_ids", KEY, KEYARG, DIR, CMP)                     \
     " page AS (SELECT t.*, row_number() OVER (ORDER BY " KEY " " DIR ", t.id " DIR           \
     ") AS n FROM (SELECT t.*, " LEDGER_WARNING("t", "s") " AS warning_level"                  \
     " FROM found t CROSS JOIN ledger_settings s"                                               \
