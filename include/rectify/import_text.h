@@ -32,4 +32,9 @@ bool import_parse_date(const char *s, char out[11], const char **rest);
 /* ct is type, optionally with parameters; a charset other than UTF-8 is not. */
 bool import_media_type_is(const char *ct, const char *type);
 
+/* The body formats both imports take, by Content-Type: text/csv,
+ * application/x-ndjson (or application/jsonl), application/json (an array). */
+enum import_format { IMPORT_CSV, IMPORT_NDJSON, IMPORT_JSON, IMPORT_UNSUPPORTED };
+enum import_format import_format_of(const char *content_type);
+
 #endif

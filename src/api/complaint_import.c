@@ -165,7 +165,6 @@ static const char *lookup(const struct word *w, const char *s)
 
 /* --- the import state ------------------------------------------------------------ */
 
-enum fmt { FMT_CSV, FMT_NDJSON, FMT_JSON };
 
 /* One batch of normalised rows, and (partial mode) its write by a worker
  * thread. The worker touches only `st`, `err` and `res`; everything else
@@ -189,7 +188,7 @@ struct batch {
 
 struct import {
     struct req *r;
-    enum fmt fmt;
+    enum import_format fmt;
     bool dry_run, atomic, verbose;
     char campaign_id[24];
     unsigned char key[PII_KEY_BYTES];
@@ -1441,14 +1440,8 @@ void complaints_import(struct req *r)
         return;
     }
     const char *ct = req_header(r, "Content-Type");
-    enum fmt fmt;
-    if (import_media_type_is(ct, "text/csv"))
-        fmt = FMT_CSV;
-    else if (import_media_type_is(ct, "application/x-ndjson") || import_media_type_is(ct, "application/jsonl"))
-        fmt = FMT_NDJSON;
-    else if (import_media_type_is(ct, "application/json"))
-        fmt = FMT_JSON;
-    else {
+    enum import_format fmt = import_format_of(ct);
+    if (fmt == IMPORT_UNSUPPORTED) {
         r->close_connection = true;
         reply_problem(r, 415, "unsupported_media_type",
                       "Send the hand-over list as text/csv, application/x-ndjson or "
@@ -1549,7 +1542,7 @@ void complaints_import(struct req *r)
     struct csv_reader *csv = NULL;
     struct buf whole;
     buf_init(&whole, (size_t)r->app->cfg->max_body);
-    if (fmt == FMT_CSV) {
+    if (fmt == IMPORT_CSV) {
         struct csv_options opt = {.max_field_bytes = 64 * 1024, .max_record_bytes = 256 * 1024,
                                   .max_fields = 64};
         csv = csv_reader_new(&opt, on_csv_record, im);
@@ -1569,7 +1562,7 @@ void complaints_import(struct req *r)
                  IMPORT_MAX_BYTES);
             break;
         }
-        if (fmt == FMT_CSV) {
+        if (fmt == IMPORT_CSV) {
             enum csv_status s = csv_feed(csv, chunk, (size_t)n);
             if (s != CSV_OK && s != CSV_ERR_ABORTED) {
                 const struct csv_error *e = csv_reader_error(csv);
@@ -1577,7 +1570,7 @@ void complaints_import(struct req *r)
                      "The file is not valid CSV at line %llu, column %llu: %s.", e->line,
                      e->column, csv_status_message(s));
             }
-        } else if (fmt == FMT_NDJSON) {
+        } else if (fmt == IMPORT_NDJSON) {
             ndjson_feed(im, chunk, (size_t)n);
         } else if (buf_append(&whole, chunk, (size_t)n)) {
             stop(im, 413, "payload_too_large",  0, 0,
@@ -1591,7 +1584,7 @@ void complaints_import(struct req *r)
     }
     free(chunk);
     if (!im->stopped) {
-        if (fmt == FMT_CSV) {
+        if (fmt == IMPORT_CSV) {
             enum csv_status s = csv_finish(csv);
             if (s != CSV_OK && s != CSV_ERR_ABORTED) {
                 const struct csv_error *e = csv_reader_error(csv);
@@ -1601,7 +1594,7 @@ void complaints_import(struct req *r)
             } else if (!im->have_header && !im->stopped) {
                 stop(im, 400, "empty_file", 0, 0, "The file is empty: it needs a header row.");
             }
-        } else if (fmt == FMT_NDJSON) {
+        } else if (fmt == IMPORT_NDJSON) {
             if (im->line.len)
                 ndjson_line(im);
         } else {
@@ -1636,7 +1629,7 @@ void complaints_import(struct req *r)
     }
     if (im->stopped && !read_error) {
         /* not everything was read: the connection cannot be reused */
-        if (fmt != FMT_JSON || im->fatal_status == 413)
+        if (fmt != IMPORT_JSON || im->fatal_status == 413)
             r->close_connection = true;
     }
 

@@ -586,7 +586,6 @@ static const struct kind problem_kind = {"problem", problem_icols, N(problem_ico
 #define MAX_COLS 16
 #define MAX_LIST_ITEMS 201 /* > the largest icol.max of a list */
 
-enum fmt { FMT_CSV, FMT_NDJSON, FMT_JSON };
 
 struct rerr {
     const char *pointer, *column, *message;
@@ -596,7 +595,7 @@ struct rerr {
 struct import {
     struct req *r;
     const struct kind *k;
-    enum fmt fmt;
+    enum import_format fmt;
     bool dry_run;
     const char *campaign;
 
@@ -1032,7 +1031,7 @@ static void add_failure(struct import *im, long long row, unsigned long long lin
     for (size_t i = 0; i < ne; i++) {
         buf_puts(b, i ? ",{\"pointer\":" : "{\"pointer\":");
         buf_json_string(b, e[i].pointer);
-        if (e[i].column && im->fmt == FMT_CSV) {
+        if (e[i].column && im->fmt == IMPORT_CSV) {
             buf_puts(b, ",\"column\":");
             buf_json_string(b, e[i].column);
         }
@@ -1585,27 +1584,21 @@ static void run_import(struct req *r, const struct kind *k)
         return;
     }
     const char *ct = req_header(r, "Content-Type");
-    enum fmt fmt;
-    if (import_media_type_is(ct, "text/csv"))
-        fmt = FMT_CSV;
-    else if (import_media_type_is(ct, "application/x-ndjson") || import_media_type_is(ct, "application/jsonl"))
-        fmt = FMT_NDJSON;
-    else if (import_media_type_is(ct, "application/json"))
-        fmt = FMT_JSON;
-    else {
+    enum import_format fmt = import_format_of(ct);
+    if (fmt == IMPORT_UNSUPPORTED) {
         r->close_connection = true;
         reply_problem(r, 415, "unsupported_media_type",
                       "Send the rows as text/csv, application/x-ndjson or application/json "
                       "(a JSON array), in UTF-8.");
         return;
     }
-    long long max = fmt == FMT_JSON ? r->app->cfg->max_body : r->app->cfg->max_upload;
+    long long max = fmt == IMPORT_JSON ? r->app->cfg->max_body : r->app->cfg->max_upload;
     const char *cl = req_header(r, "Content-Length");
     if (cl && strtoll(cl, NULL, 10) > max) {
         r->close_connection = true;
         reply_problem(r, 413, "payload_too_large",
                       "The import is larger than the limit of %lld bytes%s.", max,
-                      fmt == FMT_JSON ? " for a JSON array (send CSV or NDJSON)" : "");
+                      fmt == IMPORT_JSON ? " for a JSON array (send CSV or NDJSON)" : "");
         return;
     }
     /* the campaign exists (and the identity is valid) before any reading */
@@ -1629,7 +1622,7 @@ static void run_import(struct req *r, const struct kind *k)
     struct csv_reader *csv = NULL;
     struct buf whole;
     buf_init(&whole, (size_t)max);
-    if (fmt == FMT_CSV) {
+    if (fmt == IMPORT_CSV) {
         struct csv_options opt = {.max_field_bytes = 256 * 1024, .max_record_bytes = 1u << 20,
                                   .max_fields = 64};
         if (!(csv = csv_reader_new(&opt, on_csv_record, im))) {
@@ -1647,7 +1640,7 @@ static void run_import(struct req *r, const struct kind *k)
                  "The import is larger than the limit of %lld bytes.", max);
             break;
         }
-        if (fmt == FMT_CSV) {
+        if (fmt == IMPORT_CSV) {
             enum csv_status s = csv_feed(csv, chunk, (size_t)n);
             if (s != CSV_OK && s != CSV_ERR_ABORTED) {
                 const struct csv_error *e = csv_reader_error(csv);
@@ -1655,7 +1648,7 @@ static void run_import(struct req *r, const struct kind *k)
                      "The file is not valid CSV at line %llu, column %llu: %s.", e->line,
                      e->column, csv_status_message(s));
             }
-        } else if (fmt == FMT_NDJSON) {
+        } else if (fmt == IMPORT_NDJSON) {
             ndjson_feed(im, chunk, (size_t)n);
         } else if (buf_append(&whole, chunk, (size_t)n)) {
             stop(im, 413, "payload_too_large", 0, 0,
@@ -1670,7 +1663,7 @@ static void run_import(struct req *r, const struct kind *k)
         stop(im, 400, "incomplete_body", 0, 0, "The request body ended early.");
     }
     if (!im->stopped) {
-        if (fmt == FMT_CSV) {
+        if (fmt == IMPORT_CSV) {
             enum csv_status s = csv_finish(csv);
             if (s != CSV_OK && s != CSV_ERR_ABORTED) {
                 const struct csv_error *e = csv_reader_error(csv);
@@ -1680,7 +1673,7 @@ static void run_import(struct req *r, const struct kind *k)
             } else if (!im->have_header) {
                 stop(im, 400, "empty_file", 0, 0, "The file is empty: it needs a header row.");
             }
-        } else if (fmt == FMT_NDJSON) {
+        } else if (fmt == IMPORT_NDJSON) {
             if (im->line_buf.len)
                 ndjson_line(im);
         } else {
@@ -1718,7 +1711,7 @@ static void run_import(struct req *r, const struct kind *k)
         end_batch(im);
     if (im->stopped) {
         /* not all was read (or it ended early): the connection cannot be reused */
-        if (read_error || fmt != FMT_JSON || im->status == 413)
+        if (read_error || fmt != IMPORT_JSON || im->status == 413)
             r->close_connection = true;
         log_msg(LOG_INFO, r->request_id, "%s import refused: %s", k->noun, im->code);
         reply_stopped(im);

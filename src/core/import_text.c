@@ -167,3 +167,15 @@ bool import_media_type_is(const char *ct, const char *type)
         cs++;
     return strncasecmp(cs, "utf-8", 5) == 0 || strncasecmp(cs, "utf8", 4) == 0;
 }
+
+enum import_format import_format_of(const char *ct)
+{
+    if (import_media_type_is(ct, "text/csv"))
+        return IMPORT_CSV;
+    if (import_media_type_is(ct, "application/x-ndjson") ||
+        import_media_type_is(ct, "application/jsonl"))
+        return IMPORT_NDJSON;
+    if (import_media_type_is(ct, "application/json"))
+        return IMPORT_JSON;
+    return IMPORT_UNSUPPORTED;
+}

@@ -44,5 +44,13 @@ int main(void)
     CHECK(!import_media_type_is("text/csv; charset=gbk", "text/csv"));
     CHECK(!import_media_type_is("text/csvx", "text/csv"));
     CHECK(!import_media_type_is(NULL, "text/csv"));
+
+    CHECK(import_format_of("text/csv; charset=utf-8") == IMPORT_CSV);
+    CHECK(import_format_of("application/x-ndjson") == IMPORT_NDJSON);
+    CHECK(import_format_of("application/jsonl") == IMPORT_NDJSON);
+    CHECK(import_format_of("application/json") == IMPORT_JSON);
+    CHECK(import_format_of("application/xml") == IMPORT_UNSUPPORTED);
+    CHECK(import_format_of("text/csv; charset=gbk") == IMPORT_UNSUPPORTED);
+    CHECK(import_format_of(NULL) == IMPORT_UNSUPPORTED);
     return UNIT_DONE();
 }
