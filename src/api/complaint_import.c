@@ -432,19 +432,13 @@ static void add_result(struct import *im, long long row, unsigned long long line
     if (line)
         buf_printf(b, ",\"line\":%llu", line);
     buf_puts(b, ",\"handover_no\":");
-    if (handover)
-        buf_json_string(b, handover);
-    else
-        buf_puts(b, "null");
+    buf_json_string(b, handover);
     buf_printf(b, ",\"status\":\"%s\"", status);
     if (ne) {
         buf_puts(b, ",\"errors\":[");
         for (size_t i = 0; i < ne; i++) {
             buf_puts(b, i ? ",{\"field\":" : "{\"field\":");
-            if (e[i].field)
-                buf_json_string(b, e[i].field);
-            else
-                buf_puts(b, "null");
+            buf_json_string(b, e[i].field);
             buf_printf(b, ",\"code\":\"%s\",\"message\":", e[i].code);
             buf_json_string(b, e[i].message);
             buf_puts(b, "}");
@@ -900,10 +894,7 @@ static void seal_field(struct import *im, struct buf *b, const char *name, const
 static void json_member(struct buf *b, const char *name, const char *value)
 {
     buf_printf(b, ",\"%s\":", name);
-    if (value)
-        buf_json_string(b, value);
-    else
-        buf_puts(b, "null");
+    buf_json_string(b, value);
 }
 
 /* Validates and normalises one row; appends it to the batch or reports it. */

@@ -806,10 +806,7 @@ static const char *json_org_key(struct arena *a, const cJSON *v)
 static void put_str(struct buf *b, const char *key, const char *v)
 {
     buf_printf(b, ",\"%s\":", key);
-    if (v)
-        buf_json_string(b, v);
-    else
-        buf_puts(b, "null");
+    buf_json_string(b, v);
 }
 
 /* Normalises one column's value into x->out; errors into x. */
@@ -1023,10 +1020,7 @@ static void add_failure(struct import *im, long long row, unsigned long long lin
     if (line)
         buf_printf(b, ",\"line\":%llu", line);
     buf_puts(b, ",\"code\":");
-    if (code)
-        buf_json_string(b, code);
-    else
-        buf_puts(b, "null");
+    buf_json_string(b, code);
     buf_puts(b, ",\"errors\":[");
     for (size_t i = 0; i < ne; i++) {
         buf_puts(b, i ? ",{\"pointer\":" : "{\"pointer\":");

@@ -85,6 +85,8 @@ int buf_printf(struct buf *b, const char *fmt, ...)
 
 int buf_json_string(struct buf *b, const char *s)
 {
+    if (!s)
+        return buf_puts(b, "null");
     size_t start = b->len;
     if (buf_append(b, "\"", 1))
         return -1;

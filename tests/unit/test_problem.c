@@ -52,6 +52,8 @@ int main(void)
     buf_init(&b, 0);
     CHECK_INT(buf_json_string(&b, "a\x01" "b\tc"), 0);
     CHECK_STR(b.data, "\"a\\u0001b\\tc\"");
+    CHECK_INT(buf_json_string(&b, NULL), 0); /* NULL is JSON null */
+    CHECK_STR(b.data, "\"a\\u0001b\\tc\"null");
     buf_free(&b);
 
     /* A bounded buffer refuses to grow past its maximum and stays intact. */
