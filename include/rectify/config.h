@@ -15,6 +15,9 @@ struct config {
     const char *database_url;
     const char *listen;
     int threads;
+    long long worker_stack;       /* bytes of stack per HTTP worker thread */
+    int request_timeout_ms;       /* headers in total; any pause within a body */
+    const char *trusted_proxies;  /* CIDR list, "" = none (client_addr.h) */
     int db_pool;
     long long max_body;
     long long max_upload;         /* largest attachment upload, bytes */

@@ -47,6 +47,7 @@
 #include "rectify/config.h"
 #include "rectify/csv.h"
 #include "rectify/import_text.h"
+#include "rectify/json.h"
 #include "rectify/ledger.h"
 #include "rectify/log.h"
 #include "rectify/params.h"
@@ -1235,13 +1236,18 @@ static void ndjson_line(struct import *im)
         return;
     }
     long long row_no = im->rows + 1;
-    const char *end = NULL;
-    cJSON *obj = cJSON_ParseWithLengthOpts(s + start, len - start, &end, 0);
-    if (!obj || (end && end != s + len)) {
-        struct row_error e = {NULL, "malformed_json",
-                              arena_printf(im->scratch, "line %llu is not one JSON object (error "
-                                                         "near character %ld)",
-                                           im->line_no, end ? (long)(end - s) + 1 : 1L)};
+    cJSON *obj;
+    size_t at = 0;
+    enum json_status st = json_parse(s + start, len - start, &obj, &at);
+    if (st != JSON_OK) {
+        struct row_error e = {
+            NULL, json_status_code(st),
+            st == JSON_TOO_DEEP
+                ? arena_printf(im->scratch, "line %llu nests deeper than %d levels", im->line_no,
+                               JSON_MAX_DEPTH)
+                : arena_printf(im->scratch,
+                               "line %llu is not one JSON object (error near character %zu)",
+                               im->line_no, start + at + 1)};
         im->rows++;
         row_failed(im, row_no, im->line_no, NULL, &e, 1);
         row_done(im);
@@ -1589,10 +1595,13 @@ void complaints_import(struct req *r)
             if (im->line.len)
                 ndjson_line(im);
         } else {
-            const char *end = NULL;
-            cJSON *arr = whole.data ? cJSON_ParseWithLengthOpts(whole.data, whole.len, &end, 0)
-                                    : NULL;
-            if (!cJSON_IsArray(arr)) {
+            cJSON *arr = NULL;
+            enum json_status st = whole.data ? json_parse(whole.data, whole.len, &arr, NULL)
+                                             : JSON_MALFORMED;
+            if (st == JSON_TOO_DEEP) {
+                stop(im, 400, "too_deep", 0, 0,
+                     "The body nests arrays and objects deeper than %d levels.", JSON_MAX_DEPTH);
+            } else if (!cJSON_IsArray(arr)) {
                 stop(im, 400, "malformed_json", 0, 0,
                      "The body must be a JSON array of import rows.");
             } else if (!utf8_valid(whole.data, whole.len, NULL)) {

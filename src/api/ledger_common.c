@@ -5,6 +5,7 @@
 
 #include "rectify/arena.h"
 #include "rectify/buf.h"
+#include "rectify/json.h"
 
 #include <cJSON.h>
 #include <limits.h>
@@ -443,8 +444,9 @@ void lq_page(struct req *r, struct lerrs *l, const char *sort, enum lkey kind, c
         return;
     size_t n;
     char *text = b64url_decode(r->arena, c, &n);
-    /* length n + 1: with require_null_terminated, cJSON wants to see the NUL */
-    cJSON *doc = text && strlen(text) == n ? cJSON_ParseWithLengthOpts(text, n + 1, NULL, true) : NULL;
+    cJSON *doc = NULL;
+    if (text && strlen(text) == n)
+        json_parse(text, n, &doc, NULL); /* NULL doc: an invalid cursor */
     const cJSON *s = cJSON_GetObjectItemCaseSensitive(doc, "s");
     const cJSON *k = cJSON_GetObjectItemCaseSensitive(doc, "k");
     const cJSON *i = cJSON_GetObjectItemCaseSensitive(doc, "i");

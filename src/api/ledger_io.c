@@ -41,6 +41,7 @@
 #include "rectify/csv.h"
 #include "rectify/export.h"
 #include "rectify/import_text.h"
+#include "rectify/json.h"
 #include "rectify/ledger.h"
 #include "rectify/log.h"
 #include "rectify/permissions.h"
@@ -1362,13 +1363,15 @@ static void ndjson_line(struct import *im)
                  "Line %llu is not valid UTF-8 text at column %llu.", im->line_no,
                  char_column(s, bad));
         } else {
-            const char *end = NULL;
-            cJSON *obj = cJSON_ParseWithLengthOpts(s + start, len - start, &end, 0);
-            if (!obj || (end && end != s + len)) {
-                size_t at = end && end >= s ? (size_t)(end - s) : start;
-                stop(im, 400, "malformed_json", im->line_no, char_column(s, at),
-                     "Line %llu is not one JSON object (error at column %llu).", im->line_no,
-                     char_column(s, at));
+            cJSON *obj;
+            size_t at = 0;
+            enum json_status st = json_parse(s + start, len - start, &obj, &at);
+            if (st != JSON_OK) {
+                at += start;
+                stop(im, 400, json_status_code(st), im->line_no, char_column(s, at),
+                     st == JSON_TOO_DEEP ? "Line %llu nests deeper than the limit (column %llu)."
+                                         : "Line %llu is not one JSON object (error at column %llu).",
+                     im->line_no, char_column(s, at));
             } else {
                 json_row(im, obj, im->line_no);
             }
@@ -1674,23 +1677,25 @@ static void run_import(struct req *r, const struct kind *k)
             size_t len = whole.len;
             const char *s = whole.data ? whole.data : "";
             size_t bad = utf8_bad_at(s, len);
-            const char *end = NULL;
-            cJSON *arr = bad == len && len ? cJSON_ParseWithLengthOpts(s, len, &end, 0) : NULL;
+            cJSON *arr = NULL;
+            size_t at = 0;
+            enum json_status st = bad == len && len ? json_parse(s, len, &arr, &at)
+                                                    : JSON_MALFORMED;
             if (bad < len || !cJSON_IsArray(arr)) {
-                size_t at = bad < len ? bad : end && end >= s ? (size_t)(end - s) : 0;
-                if (cJSON_IsObject(arr) || (arr && !cJSON_IsArray(arr)))
-                    at = 0;
+                if (bad < len || arr)
+                    at = bad < len ? bad : 0;
                 unsigned long long line = 1;
                 size_t ls = 0;
                 for (size_t i = 0; i < at && i < len; i++)
                     if (s[i] == '\n')
                         line++, ls = i + 1;
-                stop(im, 400, bad < len ? "invalid_utf8" : "malformed_json", line,
+                stop(im, 400, bad < len ? "invalid_utf8" : json_status_code(st), line,
                      char_column(s + ls, at - ls),
                      "%s (line %llu, column %llu).",
-                     bad < len ? "The body is not valid UTF-8 text"
-                               : arr ? "The body must be a JSON array of rows"
-                                     : "The body is not valid JSON",
+                     bad < len              ? "The body is not valid UTF-8 text"
+                     : arr                  ? "The body must be a JSON array of rows"
+                     : st == JSON_TOO_DEEP ? "The body nests arrays and objects too deeply"
+                                            : "The body is not valid JSON",
                      line, char_column(s + ls, at - ls));
             } else {
                 for (const cJSON *it = arr->child; it && !im->stopped; it = it->next)

@@ -4,6 +4,7 @@
 #define _POSIX_C_SOURCE 200809L
 
 #include "rectify/jwks.h"
+#include "rectify/json.h"
 #include "rectify/jwt.h"
 
 #include <pthread.h>
@@ -225,18 +226,8 @@ int jwks_parse(const char *json, size_t len, struct jwks_keys **out,
         set_err(err, errlen, "JWKS document larger than 1 MiB", NULL);
         return JWKS_E_JSON;
     }
-    const char *end = NULL;
-    cJSON *root = cJSON_ParseWithLengthOpts(json, len, &end, 0);
-    if (root) { /* nothing but whitespace may follow the document */
-        size_t off = (size_t)(end - json);
-        while (off < len && (json[off] == ' ' || json[off] == '\t' ||
-                             json[off] == '\r' || json[off] == '\n'))
-            off++;
-        if (off != len) {
-            cJSON_Delete(root);
-            root = NULL;
-        }
-    }
+    cJSON *root;
+    json_parse(json, len, &root, NULL); /* NULL root: answered below */
     const cJSON *arr = cJSON_IsObject(root)
                            ? cJSON_GetObjectItemCaseSensitive(root, "keys")
                            : NULL;

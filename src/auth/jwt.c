@@ -19,6 +19,7 @@
 #define _POSIX_C_SOURCE 200809L
 
 #include "rectify/jwt.h"
+#include "rectify/json.h"
 #include "rectify/jwks.h"
 #include "rectify/permissions.h"
 
@@ -237,15 +238,10 @@ static cJSON *parse_object(const unsigned char *buf, size_t n, int max_members)
         return NULL;
     if (n >= 3 && buf[0] == 0xEF && buf[1] == 0xBB && buf[2] == 0xBF)
         return NULL;
-    const char *end = NULL;
-    cJSON *root = cJSON_ParseWithLengthOpts((const char *)buf, n, &end, 0);
-    if (!root)
+    cJSON *root;
+    if (json_parse((const char *)buf, n, &root, NULL) != JSON_OK)
         return NULL;
-    size_t off = (size_t)(end - (const char *)buf);
-    while (off < n && (buf[off] == ' ' || buf[off] == '\t' ||
-                       buf[off] == '\r' || buf[off] == '\n'))
-        off++;
-    if (off != n || !cJSON_IsObject(root))
+    if (!cJSON_IsObject(root))
         goto fail;
     int count = 0;
     for (const cJSON *a = root->child; a; a = a->next) {

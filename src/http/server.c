@@ -2,14 +2,18 @@
 
 #include "rectify/arena.h"
 #include "rectify/buf.h"
+#include "rectify/client_addr.h"
 #include "rectify/config.h"
 #include "rectify/http.h"
+#include "rectify/json.h"
 #include "rectify/log.h"
 #include "rectify/metrics.h"
 #include "rectify/router.h"
 
 #include <cJSON.h>
 #include <civetweb.h>
+#include <dlfcn.h>
+#include <pthread.h>
 #include <sodium.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -24,7 +28,40 @@ struct server {
     int port;
     atomic_bool draining;
     atomic_int in_flight;
+    struct proxy_list *proxies; /* RECTIFY_TRUSTED_PROXIES */
 };
+
+/* CivetWeb 1.15 as Debian builds it gives every worker thread a fixed
+ * 100 KiB stack (USE_STACK_SIZE) and has no option to change it. It sets
+ * the size through pthread_attr_setstacksize, so this definition, which the
+ * dynamic linker prefers to libc's, raises any smaller request to
+ * RECTIFY_WORKER_STACK (set by server_start before the workers start). */
+static atomic_size_t worker_stack;
+
+int pthread_attr_setstacksize(pthread_attr_t *attr, size_t size)
+{
+    static int (*libc_setstacksize)(pthread_attr_t *, size_t);
+    if (!libc_setstacksize) {
+        void *sym = dlsym(RTLD_NEXT, "pthread_attr_setstacksize");
+        if (!sym)
+            return 22; /* EINVAL: the thread keeps the default stack */
+        memcpy(&libc_setstacksize, &sym, sizeof sym); /* object -> function pointer */
+    }
+    size_t floor = atomic_load(&worker_stack);
+    return libc_setstacksize(attr, size < floor ? floor : size);
+}
+
+/* The stack the calling thread actually has (for the start-up log). */
+static size_t own_stack_size(void)
+{
+    pthread_attr_t a;
+    size_t size = 0;
+    if (pthread_getattr_np(pthread_self(), &a) == 0) {
+        pthread_attr_getstacksize(&a, &size);
+        pthread_attr_destroy(&a);
+    }
+    return size;
+}
 
 static double now_seconds(void)
 {
@@ -104,23 +141,20 @@ static bool body_or_reply(struct req *r, const struct mg_request_info *ri,
     r->body = b.data;
     arena_defer(r->arena, free, b.data);
 
-    const char *end = NULL;
-    cJSON *json = cJSON_ParseWithLengthOpts(r->body, r->body_len, &end, 0);
-    if (!json) {
-        size_t at = end && end >= r->body ? (size_t)(end - r->body) : 0;
+    cJSON *json;
+    size_t at = 0;
+    enum json_status st = json_parse(r->body, r->body_len, &json, &at);
+    if (st == JSON_TOO_DEEP) {
+        reply_problem(r, 400, "too_deep",
+                      "The body nests arrays and objects deeper than %d levels (byte %zu).",
+                      JSON_MAX_DEPTH, at);
+        return false;
+    }
+    if (st != JSON_OK) {
         reply_problem(r, 400, "malformed_json", "The body is not valid JSON (near byte %zu).", at);
         return false;
     }
     arena_defer(r->arena, delete_json, json);
-    /* Anything but whitespace after the value is an error too. */
-    while (end && (size_t)(end - r->body) < r->body_len &&
-           (*end == ' ' || *end == '\n' || *end == '\r' || *end == '\t'))
-        end++;
-    if (end && (size_t)(end - r->body) < r->body_len) {
-        reply_problem(r, 400, "malformed_json", "Unexpected data after the JSON value (byte %zu).",
-                      (size_t)(end - r->body));
-        return false;
-    }
     r->json = json;
     return true;
 }
@@ -196,6 +230,9 @@ static int begin_request(struct mg_connection *conn)
     double start = now_seconds();
     atomic_fetch_add(&s->in_flight, 1);
     metrics_in_flight(1);
+    static atomic_flag stack_logged = ATOMIC_FLAG_INIT;
+    if (!atomic_flag_test_and_set(&stack_logged))
+        log_msg(LOG_INFO, NULL, "HTTP worker stack: %zu KiB", own_stack_size() / 1024);
 
     struct req r;
     memset(&r, 0, sizeof r);
@@ -205,7 +242,10 @@ static int begin_request(struct mg_connection *conn)
     r.method = ri->request_method;
     r.path = ri->local_uri_raw ? ri->local_uri_raw : "";
     r.query = ri->query_string;
-    r.remote_addr = ri->remote_addr;
+    char client[CLIENT_ADDR_MAX];
+    client_addr(s->proxies, ri->remote_addr, mg_get_header(conn, "Forwarded"),
+                mg_get_header(conn, "X-Forwarded-For"), client);
+    r.remote_addr = client;
     const char *rid = mg_get_header(conn, "X-Request-Id");
     if (request_id_is_sane(rid))
         snprintf(r.request_id, sizeof r.request_id, "%s", rid);
@@ -264,14 +304,22 @@ struct server *server_start(const struct server_hooks *hooks, char *err, size_t 
         return NULL;
     }
     s->hooks = hooks;
-    char threads[16];
-    snprintf(threads, sizeof threads, "%d", hooks->cfg->threads);
+    const struct config *cfg = hooks->cfg;
+    s->proxies = proxy_list_parse(cfg->trusted_proxies, err, errlen);
+    if (!s->proxies) {
+        free(s);
+        return NULL;
+    }
+    char threads[16], request_timeout[16];
+    snprintf(threads, sizeof threads, "%d", cfg->threads);
+    snprintf(request_timeout, sizeof request_timeout, "%d", cfg->request_timeout_ms);
+    atomic_store(&worker_stack, (size_t)cfg->worker_stack);
     const char *options[] = {
-        "listening_ports", hooks->cfg->listen,
+        "listening_ports", cfg->listen,
         "num_threads", threads,
         "enable_keep_alive", "yes",
         "keep_alive_timeout_ms", "15000",
-        "request_timeout_ms", "30000",
+        "request_timeout_ms", request_timeout,
         "tcp_nodelay", "1",
         "decode_url", "no",
         "max_request_size", "16384",
@@ -284,7 +332,8 @@ struct server *server_start(const struct server_hooks *hooks, char *err, size_t 
     cb.log_message = log_message;
     s->ctx = mg_start(&cb, s, options);
     if (!s->ctx) {
-        snprintf(err, errlen, "cannot listen on %s (RECTIFY_LISTEN)", hooks->cfg->listen);
+        snprintf(err, errlen, "cannot listen on %s (RECTIFY_LISTEN)", cfg->listen);
+        proxy_list_free(s->proxies);
         free(s);
         return NULL;
     }
@@ -306,5 +355,6 @@ void server_stop(struct server *s)
     if (!s)
         return;
     mg_stop(s->ctx);
+    proxy_list_free(s->proxies);
     free(s);
 }

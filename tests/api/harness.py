@@ -135,6 +135,7 @@ class Service:
             "RECTIFY_JWT_SECRET": TEST_JWT_SECRET,
         })
         env.update(extra_env or {})
+        env = {k: v for k, v in env.items() if v is not None}   # None: the service's default
         self.proc = subprocess.Popen([BIN, "serve"] + (args or []), env=env,
                                      stdout=self.log, stderr=self.log)
         self.port = None
