@@ -16,8 +16,12 @@
 
 enum json_status {
     JSON_OK,
-    JSON_MALFORMED, /* not JSON, or something but whitespace after the value */
-    JSON_TOO_DEEP,  /* nested deeper than JSON_MAX_DEPTH */
+    JSON_MALFORMED,     /* not JSON, something but whitespace after the value, a raw
+                           control character or \u0000 in a string */
+    JSON_TOO_DEEP,      /* nested deeper than JSON_MAX_DEPTH */
+    JSON_INVALID_UTF8,  /* invalid UTF-8 or a NUL byte */
+    JSON_DUPLICATE_KEY, /* an object names a member twice */
+    JSON_NO_MEMORY,
 };
 
 /* Parses exactly one JSON value from s[0..len) (s need not be
@@ -26,8 +30,11 @@ enum json_status {
  * not NULL, *at is the byte offset where the text went wrong. */
 enum json_status json_parse(const char *s, size_t len, cJSON **out, size_t *at);
 
-/* The code for a failed json_parse in problem answers: "malformed_json" or
- * "too_deep". */
+/* For problem answers about a failed json_parse: the stable code
+ * ("malformed_json", "too_deep", "invalid_utf8", "duplicate_key",
+ * "service_unavailable") and a phrase that follows "The body " or "Line 3 ".
+ * Static strings. */
 const char *json_status_code(enum json_status st);
+const char *json_status_message(enum json_status st);
 
 #endif

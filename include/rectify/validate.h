@@ -38,7 +38,5 @@ size_t validate_object(struct arena *arena, const struct cJSON *obj,
 bool validate_or_reply(struct req *r, const struct cJSON *obj, const struct vfield *fields,
                        size_t nfields);
 
-/* Valid UTF-8 without NUL; *chars gets the number of code points. */
-bool utf8_valid(const char *s, size_t len, size_t *chars);
 
 #endif

@@ -53,6 +53,7 @@
 #include "rectify/params.h"
 #include "rectify/permissions.h"
 #include "rectify/pii.h"
+#include "rectify/utf8.h"
 #include "rectify/validate.h"
 
 #include <cJSON.h>
@@ -1240,14 +1241,9 @@ static void ndjson_line(struct import *im)
     size_t at = 0;
     enum json_status st = json_parse(s + start, len - start, &obj, &at);
     if (st != JSON_OK) {
-        struct row_error e = {
-            NULL, json_status_code(st),
-            st == JSON_TOO_DEEP
-                ? arena_printf(im->scratch, "line %llu nests deeper than %d levels", im->line_no,
-                               JSON_MAX_DEPTH)
-                : arena_printf(im->scratch,
-                               "line %llu is not one JSON object (error near character %zu)",
-                               im->line_no, start + at + 1)};
+        struct row_error e = {NULL, json_status_code(st),
+                              arena_printf(im->scratch, "line %llu %s (near character %zu)",
+                                           im->line_no, json_status_message(st), start + at + 1)};
         im->rows++;
         row_failed(im, row_no, im->line_no, NULL, &e, 1);
         row_done(im);
@@ -1595,17 +1591,14 @@ void complaints_import(struct req *r)
             if (im->line.len)
                 ndjson_line(im);
         } else {
-            cJSON *arr = NULL;
-            enum json_status st = whole.data ? json_parse(whole.data, whole.len, &arr, NULL)
-                                             : JSON_MALFORMED;
-            if (st == JSON_TOO_DEEP) {
-                stop(im, 400, "too_deep", 0, 0,
-                     "The body nests arrays and objects deeper than %d levels.", JSON_MAX_DEPTH);
+            cJSON *arr;
+            enum json_status st = json_parse(whole.data ? whole.data : "", whole.len, &arr, NULL);
+            if (st != JSON_OK) {
+                stop(im, st == JSON_NO_MEMORY ? 503 : 400, json_status_code(st), 0, 0,
+                     "The body %s.", json_status_message(st));
             } else if (!cJSON_IsArray(arr)) {
                 stop(im, 400, "malformed_json", 0, 0,
                      "The body must be a JSON array of import rows.");
-            } else if (!utf8_valid(whole.data, whole.len, NULL)) {
-                stop(im, 400, "invalid_utf8", 0, 0, "The body is not valid UTF-8 text.");
             } else {
                 long long i = 0;
                 for (const cJSON *it = arr->child; it && !im->stopped; it = it->next)

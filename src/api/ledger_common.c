@@ -6,6 +6,7 @@
 #include "rectify/arena.h"
 #include "rectify/buf.h"
 #include "rectify/json.h"
+#include "rectify/utf8.h"
 
 #include <cJSON.h>
 #include <limits.h>

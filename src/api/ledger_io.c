@@ -45,6 +45,7 @@
 #include "rectify/ledger.h"
 #include "rectify/log.h"
 #include "rectify/permissions.h"
+#include "rectify/utf8.h"
 #include "rectify/validate.h"
 
 #include <cJSON.h>
@@ -1304,46 +1305,6 @@ static unsigned long long char_column(const char *s, size_t off)
     return col;
 }
 
-/* Offset of the first byte of s[0..len) that starts an invalid UTF-8
- * sequence (or is NUL), or len when all is valid. */
-static size_t utf8_bad_at(const char *str, size_t len)
-{
-    const unsigned char *s = (const unsigned char *)str;
-    size_t i = 0;
-    while (i < len) {
-        unsigned c = s[i], lo = 0x80, hi = 0xBF;
-        size_t n;
-        if (c == 0)
-            return i;
-        if (c < 0x80) {
-            i++;
-            continue;
-        }
-        if (c >= 0xC2 && c <= 0xDF) {
-            n = 1;
-        } else if (c >= 0xE0 && c <= 0xEF) {
-            n = 2;
-            lo = c == 0xE0 ? 0xA0 : 0x80; /* overlong */
-            hi = c == 0xED ? 0x9F : 0xBF; /* surrogates */
-        } else if (c >= 0xF0 && c <= 0xF4) {
-            n = 3;
-            lo = c == 0xF0 ? 0x90 : 0x80;
-            hi = c == 0xF4 ? 0x8F : 0xBF; /* past U+10FFFF */
-        } else {
-            return i;
-        }
-        if (len - i <= n)
-            return i;
-        for (size_t k = 1; k <= n; k++) {
-            unsigned b = s[i + k];
-            if (b < (k == 1 ? lo : 0x80) || b > (k == 1 ? hi : 0xBF))
-                return i;
-        }
-        i += n + 1;
-    }
-    return len;
-}
-
 static void ndjson_line(struct import *im)
 {
     im->line_no++;
@@ -1368,10 +1329,9 @@ static void ndjson_line(struct import *im)
             enum json_status st = json_parse(s + start, len - start, &obj, &at);
             if (st != JSON_OK) {
                 at += start;
-                stop(im, 400, json_status_code(st), im->line_no, char_column(s, at),
-                     st == JSON_TOO_DEEP ? "Line %llu nests deeper than the limit (column %llu)."
-                                         : "Line %llu is not one JSON object (error at column %llu).",
-                     im->line_no, char_column(s, at));
+                stop(im, st == JSON_NO_MEMORY ? 503 : 400, json_status_code(st), im->line_no,
+                     char_column(s, at), "Line %llu %s (column %llu).", im->line_no,
+                     json_status_message(st), char_column(s, at));
             } else {
                 json_row(im, obj, im->line_no);
             }
@@ -1676,26 +1636,21 @@ static void run_import(struct req *r, const struct kind *k)
         } else {
             size_t len = whole.len;
             const char *s = whole.data ? whole.data : "";
-            size_t bad = utf8_bad_at(s, len);
-            cJSON *arr = NULL;
+            cJSON *arr;
             size_t at = 0;
-            enum json_status st = bad == len && len ? json_parse(s, len, &arr, &at)
-                                                    : JSON_MALFORMED;
-            if (bad < len || !cJSON_IsArray(arr)) {
-                if (bad < len || arr)
-                    at = bad < len ? bad : 0;
+            enum json_status st = json_parse(s, len, &arr, &at);
+            if (!cJSON_IsArray(arr)) {
+                if (st == JSON_OK)
+                    at = 0; /* valid JSON, but not an array */
                 unsigned long long line = 1;
                 size_t ls = 0;
                 for (size_t i = 0; i < at && i < len; i++)
                     if (s[i] == '\n')
                         line++, ls = i + 1;
-                stop(im, 400, bad < len ? "invalid_utf8" : json_status_code(st), line,
-                     char_column(s + ls, at - ls),
-                     "%s (line %llu, column %llu).",
-                     bad < len              ? "The body is not valid UTF-8 text"
-                     : arr                  ? "The body must be a JSON array of rows"
-                     : st == JSON_TOO_DEEP ? "The body nests arrays and objects too deeply"
-                                            : "The body is not valid JSON",
+                stop(im, st == JSON_NO_MEMORY ? 503 : 400,
+                     st == JSON_OK ? "malformed_json" : json_status_code(st), line,
+                     char_column(s + ls, at - ls), "The body %s (line %llu, column %llu).",
+                     st == JSON_OK ? "must be a JSON array of rows" : json_status_message(st),
                      line, char_column(s + ls, at - ls));
             } else {
                 for (const cJSON *it = arr->child; it && !im->stopped; it = it->next)

@@ -4,6 +4,7 @@
 #include "rectify/api.h"
 #include "rectify/arena.h"
 #include "rectify/http.h"
+#include "rectify/utf8.h"
 #include "rectify/validate.h"
 
 #include <cJSON.h>

@@ -2,53 +2,11 @@
 
 #include "rectify/arena.h"
 #include "rectify/http.h"
+#include "rectify/utf8.h"
 
 #include <cJSON.h>
 #include <math.h>
 #include <string.h>
-
-bool utf8_valid(const char *s, size_t len, size_t *chars)
-{
-    const unsigned char *p = (const unsigned char *)s;
-    size_t n = 0;
-    for (size_t i = 0; i < len; n++) {
-        unsigned char c = p[i];
-        size_t extra;
-        unsigned cp;
-        if (c == 0)
-            return false;
-        if (c < 0x80) {
-            i++;
-            continue;
-        } else if ((c & 0xE0) == 0xC0) {
-            extra = 1;
-            cp = c & 0x1F;
-        } else if ((c & 0xF0) == 0xE0) {
-            extra = 2;
-            cp = c & 0x0F;
-        } else if ((c & 0xF8) == 0xF0) {
-            extra = 3;
-            cp = c & 0x07;
-        } else {
-            return false;
-        }
-        if (i + extra >= len)
-            return false;
-        for (size_t k = 1; k <= extra; k++) {
-            if ((p[i + k] & 0xC0) != 0x80)
-                return false;
-            cp = (cp << 6) | (p[i + k] & 0x3F);
-        }
-        /* Overlong forms, surrogates and values past U+10FFFF. */
-        if ((extra == 1 && cp < 0x80) || (extra == 2 && cp < 0x800) ||
-            (extra == 3 && cp < 0x10000) || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
-            return false;
-        i += extra + 1;
-    }
-    if (chars)
-        *chars = n;
-    return true;
-}
 
 struct collector {
     struct arena *arena;

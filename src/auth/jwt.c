@@ -22,6 +22,7 @@
 #include "rectify/json.h"
 #include "rectify/jwks.h"
 #include "rectify/permissions.h"
+#include "rectify/utf8.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -178,44 +179,6 @@ long jwt_b64url_decode(const char *in, size_t n, unsigned char *out)
 
 /* ---- JSON ----------------------------------------------------------- */
 
-/* Strict UTF-8 (no overlongs, surrogates or code points > U+10FFFF). */
-static bool utf8_valid(const unsigned char *s, size_t n)
-{
-    size_t i = 0;
-    while (i < n) {
-        unsigned char c = s[i];
-        size_t need;
-        uint32_t cp;
-        if (c < 0x80) {
-            i++;
-            continue;
-        } else if (c >= 0xC2 && c <= 0xDF) {
-            need = 1;
-            cp = c & 0x1Fu;
-        } else if (c >= 0xE0 && c <= 0xEF) {
-            need = 2;
-            cp = c & 0x0Fu;
-        } else if (c >= 0xF0 && c <= 0xF4) {
-            need = 3;
-            cp = c & 0x07u;
-        } else {
-            return false;
-        }
-        if (n - i <= need)
-            return false;
-        for (size_t k = 1; k <= need; k++) {
-            if ((s[i + k] & 0xC0) != 0x80)
-                return false;
-            cp = (cp << 6) | (s[i + k] & 0x3Fu);
-        }
-        if ((need == 2 && cp < 0x800) || (need == 3 && cp < 0x10000) ||
-            cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
-            return false;
-        i += need + 1;
-    }
-    return true;
-}
-
 /* Does the JSON text contain the escape \u0000?  cJSON would cut the
  * string there, jansson refuses it: we refuse it too.  (A literal
  * backslash followed by "u0000" is refused as well; no real token has it.) */
@@ -233,7 +196,7 @@ static bool has_nul_escape(const unsigned char *buf, size_t n)
  * NULL. */
 static cJSON *parse_object(const unsigned char *buf, size_t n, int max_members)
 {
-    if (n == 0 || memchr(buf, '\0', n) || !utf8_valid(buf, n) ||
+    if (n == 0 || memchr(buf, '\0', n) || !utf8_valid((const char *)buf, n, NULL) ||
         has_nul_escape(buf, n))
         return NULL;
     if (n >= 3 && buf[0] == 0xEF && buf[1] == 0xBB && buf[2] == 0xBF)

@@ -144,14 +144,9 @@ static bool body_or_reply(struct req *r, const struct mg_request_info *ri,
     cJSON *json;
     size_t at = 0;
     enum json_status st = json_parse(r->body, r->body_len, &json, &at);
-    if (st == JSON_TOO_DEEP) {
-        reply_problem(r, 400, "too_deep",
-                      "The body nests arrays and objects deeper than %d levels (byte %zu).",
-                      JSON_MAX_DEPTH, at);
-        return false;
-    }
     if (st != JSON_OK) {
-        reply_problem(r, 400, "malformed_json", "The body is not valid JSON (near byte %zu).", at);
+        reply_problem(r, st == JSON_NO_MEMORY ? 503 : 400, json_status_code(st),
+                      "The body %s (near byte %zu).", json_status_message(st), at);
         return false;
     }
     arena_defer(r->arena, delete_json, json);

@@ -70,10 +70,17 @@ class HttpCore(harness.ServiceTestCase):
         self.assertEqual(r.status, 200)
 
     def test_malformed_json(self):
-        for body in (b'{"a":', b'{"a":1} trailing', b"\xff\xfe", b"[1,2,]", b"{'a':1}"):
+        for body in (b'{"a":', b'{"a":1} trailing', b"[1,2,]", b"{'a':1}", b'["a\tb"]', b'["\\u0000"]'):
             r = self.svc.request("POST", "/api/v1/_test/echo", body=body,
                                  headers={"Content-Type": "application/json"})
             assert_problem(self, r, 400, "malformed_json")
+        for body in (b"\xff\xfe", b'["\xc0\xaf"]', b'["a\x00"]'):
+            r = self.svc.request("POST", "/api/v1/_test/echo", body=body,
+                                 headers={"Content-Type": "application/json"})
+            assert_problem(self, r, 400, "invalid_utf8")
+        r = self.svc.request("POST", "/api/v1/_test/echo", body=b'{"a": 1, "b": {"c": 1, "c": 2}}',
+                             headers={"Content-Type": "application/json"})
+        assert_problem(self, r, 400, "duplicate_key")
         r = self.svc.request("POST", "/api/v1/_test/echo", body=b"",
                              headers={"Content-Type": "application/json"})
         assert_problem(self, r, 400, "malformed_json")

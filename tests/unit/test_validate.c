@@ -1,5 +1,6 @@
 #include "rectify/arena.h"
 #include "rectify/http.h"
+#include "rectify/utf8.h"
 #include "rectify/validate.h"
 #include "unit.h"
 
