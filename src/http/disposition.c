@@ -296,6 +296,9 @@ size_t filename_sanitize(const char *in, char *out, size_t n, size_t max_chars)
             cut++;
         seen++;
     }
+    /* Without an extension the cut is the end: no space or dot there either. */
+    while (!ext_bytes && cut > 1 && (out[cut - 1] == ' ' || out[cut - 1] == '.'))
+        cut--;
     memmove(out + cut, out + o - ext_bytes, ext_bytes);
     o = cut + ext_bytes;
     out[o] = '\0';

@@ -1,12 +1,18 @@
-/* libFuzzer: a request body through the JSON parser, the validator and the
- * problem renderer, as a JSON route sees it. */
+/* libFuzzer: a request body through the JSON entry point, the validator and
+ * the problem renderer, as a JSON route sees it, on a worker-sized stack. */
 #include "rectify/arena.h"
 #include "rectify/buf.h"
 #include "rectify/http.h"
+#include "rectify/json.h"
+#include "rectify/utf8.h"
 #include "rectify/validate.h"
 
 #include <cJSON.h>
 #include <stdint.h>
+
+#include "worker_stack.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static const char *const kinds[] = {"province", "prefecture", "county", NULL};
 
@@ -19,10 +25,10 @@ static const struct vfield fields[] = {
     {"disabled", V_BOOL, false, false, 0, 0, NULL, NULL, NULL},
 };
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+static void one(const uint8_t *data, size_t size)
 {
-    const char *end = NULL;
-    cJSON *json = cJSON_ParseWithLengthOpts((const char *)data, size, &end, 0);
+    cJSON *json = NULL;
+    json_parse((const char *)data, size, &json, NULL);
     struct arena *a = arena_new();
     struct field_error errs[VALIDATE_MAX_ERRORS];
     size_t n = json ? validate_object(a, json, fields, sizeof fields / sizeof fields[0], errs,
@@ -36,5 +42,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     utf8_valid((const char *)data, size, &chars);
     arena_free(a);
     cJSON_Delete(json);
-    return 0;
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    return worker_stack_run(one, data, size);
 }

@@ -1,13 +1,15 @@
 /* libFuzzer: the CSV reader, fed the input whole and again in pieces whose
  * sizes come from the input itself; both feedings must agree (same records,
  * same first error), and the writer's output of every record must read back
- * as the same fields. */
+ * as the same fields. On a worker-sized stack (worker_stack.h). */
 #include "rectify/buf.h"
 #include "rectify/csv.h"
 
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "worker_stack.h"
 
 struct sink {
     struct buf text;     /* the records, length-prefixed */
@@ -51,10 +53,10 @@ static enum csv_status parse(const uint8_t *data, size_t size, size_t step,
     return st;
 }
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+static void one(const uint8_t *data, size_t size)
 {
     if (size < 1)
-        return 0;
+        return;
     size_t step = (data[0] % 17) + 1;
     data++, size--;
     struct sink a, b;
@@ -79,5 +81,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     buf_free(&a.written);
     buf_free(&b.text);
     buf_free(&b.written);
-    return 0;
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    return worker_stack_run(one, data, size);
 }

@@ -7,6 +7,7 @@
  *   3. as the HEADER of a correctly HS256-signed token;
  *   4. as a JWKS document for jwks_parse(), whose keys are then installed
  *      into a scratch key set.
+ * On a worker-sized stack (worker_stack.h).
  *
  * Build (the lead's CMake does this with -DRECTIFY_FUZZ=ON):
  *   clang -g -O1 -fsanitize=fuzzer,address,undefined -Iinclude \
@@ -27,6 +28,8 @@
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 #include <openssl/pem.h>
+
+#include "worker_stack.h"
 
 #define ISS "rectify"
 #define AUD "rectify-api"
@@ -87,7 +90,7 @@ static char *signed_token(const uint8_t *h, size_t hn, const uint8_t *p, size_t 
     return tok;
 }
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+static void one(const uint8_t *data, size_t size)
 {
     struct jwt_claims c;
     if (!keyset)
@@ -96,7 +99,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     /* 1. the input as a token */
     char *tok = malloc(size + 1);
     if (!tok)
-        return 0;
+        return;
     memcpy(tok, data, size);
     tok[size] = '\0';
     (void)jwt_verify(keyset, tok, NOW, &c);
@@ -133,7 +136,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         }
         jwks_keys_free(keys);
     }
-    return 0;
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    return worker_stack_run(one, data, size);
 }
 
 #ifdef FUZZ_STANDALONE

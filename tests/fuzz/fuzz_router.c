@@ -1,10 +1,13 @@
-/* libFuzzer: the router and URL decoding with arbitrary paths and methods. */
+/* libFuzzer: the router and URL decoding with arbitrary paths and methods,
+ * on a worker-sized stack (worker_stack.h). */
 #include "rectify/arena.h"
 #include "rectify/router.h"
 
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "worker_stack.h"
 
 static void h(struct req *r) { (void)r; }
 
@@ -16,7 +19,7 @@ static const struct route table[] = {
     {"POST", "/api/v1/tasks/import", h, 0, 0},
 };
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+static void one(const uint8_t *data, size_t size)
 {
     static struct router *rt;
     if (!rt) {
@@ -27,7 +30,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     char *path = malloc(size + 1);
     if (!path)
-        return 0;
+        return;
     memcpy(path, data, size);
     path[size] = '\0';
     struct arena *a = arena_new();
@@ -39,5 +42,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     free(out);
     arena_free(a);
     free(path);
-    return 0;
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    return worker_stack_run(one, data, size);
 }

@@ -88,6 +88,13 @@ static void test_sanitize(void)
     longname[1] = '.';
     longname[300] = 0;
     CHECK_INT(filename_sanitize(longname, out, sizeof out, 255), 255);
+    /* Where the name is cut, no space or dot is left at the end (fuzz_disposition). */
+    CHECK_INT(filename_sanitize("my report", out, sizeof out, 3), 2);
+    CHECK_STR(out, "my");
+    CHECK_INT(filename_sanitize("a. b.tar.gz.verylongextension17", out, sizeof out, 3), 1);
+    CHECK_STR(out, "a");
+    CHECK_INT(filename_sanitize("ab cd.pdf", out, sizeof out, 7), 7);
+    CHECK_STR(out, "ab .pdf");
 }
 
 static void test_build(void)
