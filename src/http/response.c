@@ -61,8 +61,15 @@ const char *req_query(struct req *r, const char *name)
             const char *v = eq ? eq + 1 : p + len;
             size_t vlen = (size_t)(p + len - v);
             char *out = arena_alloc(r->arena, vlen + 1);
-            if (!out || url_decode(v, vlen, out, true) < 0)
+            if (!out)
                 return NULL;
+            /* A broken %-escape ("100%", "%zz"): the value as sent, which the
+             * typed readers refuse, rather than NULL, which reads as absent
+             * (found by fuzz_cursor). */
+            if (url_decode(v, vlen, out, true) < 0) {
+                memcpy(out, v, vlen);
+                out[vlen] = '\0';
+            }
             return out;
         }
         p += len;

@@ -78,9 +78,8 @@ static int pages(const char *query)
                 abort();
             if (kind == LKEY_DATE && strcmp(key, "infinity") != 0 && !ledger_date_ok(key))
                 abort();
-        } else if (key || l.n > 1 || (l.n == 0 && req_query(&r, "cursor"))) {
-            abort(); /* a cursor was given: either used or refused (unless its
-                        %-escapes are broken: then it counts as absent) */
+        } else if (key || l.n != 1) {
+            abort(); /* a cursor was given: either used or refused */
         }
         struct field_error errs[4];
         size_t n = 0;

@@ -1,4 +1,5 @@
 #include "rectify/arena.h"
+#include "rectify/http.h"
 #include "rectify/router.h"
 #include "unit.h"
 
@@ -96,6 +97,15 @@ int main(void)
     CHECK_STR(out, "a+b");
     CHECK_INT(url_decode("%", 1, out, false), -1);
     CHECK_INT(url_decode("%G0", 3, out, false), -1);
+
+    /* req_query: decoded values; a broken %-escape is kept as sent, not absent */
+    struct req r = {.arena = a, .query = "q=a+b%21&limit=%zz&cursor=100%&empty=&flag"};
+    CHECK_STR(req_query(&r, "q"), "a b!");
+    CHECK_STR(req_query(&r, "limit"), "%zz");
+    CHECK_STR(req_query(&r, "cursor"), "100%");
+    CHECK_STR(req_query(&r, "empty"), "");
+    CHECK_STR(req_query(&r, "flag"), "");
+    CHECK(req_query(&r, "other") == NULL);
 
     arena_free(a);
     router_free(rt);
