@@ -6,7 +6,13 @@
  *
  * One transaction, three statements: the report (with every check), the
  * attachment links (a later statement, because the link policy must see the
- * new report), and the answer. A refused report writes nothing. */
+ * new report), and the answer. A refused report writes nothing.
+ *
+ * The later statements find the new report by its id, which the first one
+ * takes from its INSERT's RETURNING and leaves in the transaction-local
+ * setting rectify.report_id (THIS_REPORT). Nothing else names the row:
+ * task, author and created_at = now() do not (two transactions can share
+ * now(); the other one's report was linked and the answer had two rows). */
 #include "rectify/api.h"
 
 #include "rectify/arena.h"
@@ -30,7 +36,8 @@
     " AS e(x, n) ORDER BY e.n)"
 
 /* $1 task id, $2 body. Status: ok | not_found | not_responsible | not_open
- * | measures_done | attachment_ids. */
+ * | measures_done | attachment_ids. Sets rectify.report_id to the new
+ * report's id ('' when refused), always: the one row's set_config. */
 static const char sql_report[] =
     "WITH v AS (SELECT $2::jsonb AS j,"
     "   " ARRAY_OF("coalesce($2::jsonb->'measures_done', '[]')", "::int") " AS done,"
@@ -50,23 +57,23 @@ static const char sql_report[] =
     "     FROM cur, v, chk WHERE chk.s = 'ok' RETURNING *),"
     " upd AS (UPDATE tasks t SET percent = ins.percent, last_reported_at = ins.created_at"
     "   FROM ins WHERE t.id = ins.task_id RETURNING t.id)"
-    " SELECT CASE WHEN cur.id IS NULL THEN 'not_found' ELSE chk.s END, chk.nm, cur.status"
-    "   FROM (SELECT 1) one LEFT JOIN cur ON true LEFT JOIN chk ON true";
+    " SELECT CASE WHEN cur.id IS NULL THEN 'not_found' ELSE chk.s END, chk.nm, cur.status,"
+    "        set_config('rectify.report_id', coalesce(ins.id::text, ''), true)"
+    "   FROM (SELECT 1) one LEFT JOIN cur ON true LEFT JOIN chk ON true LEFT JOIN ins ON true";
 
-/* The report this transaction made: its task, its author, its time. */
-#define THIS_REPORT(r) \
-    r ".task_id = $1::bigint AND " r ".user_id = rectify.user_id() AND " r ".created_at = now()"
+/* The report this transaction made (NULL when it made none). */
+#define THIS_REPORT "nullif(current_setting('rectify.report_id'), '')::bigint"
 
+/* $1 body. */
 static const char sql_links[] =
     "INSERT INTO report_attachments (report_id, attachment_id, position)"
-    " SELECT r.id, e.x::bigint, e.n"
-    "   FROM task_reports r,"
-    "        jsonb_array_elements_text(coalesce($2::jsonb->'attachment_ids', '[]'))"
+    " SELECT " THIS_REPORT ", e.x::bigint, e.n"
+    "   FROM jsonb_array_elements_text(coalesce($1::jsonb->'attachment_ids', '[]'))"
     "          WITH ORDINALITY AS e(x, n)"
-    "  WHERE " THIS_REPORT("r");
+    "  WHERE " THIS_REPORT " IS NOT NULL";
 
 static const char sql_answer[] =
-    "SELECT r.id, " REPORT_JSON("r") "::text FROM task_reports r WHERE " THIS_REPORT("r");
+    "SELECT r.id, " REPORT_JSON("r") "::text FROM task_reports r WHERE r.id = " THIS_REPORT;
 
 /* $1 task id, $2 after id, $3 limit; newest first. NULL when the task is
  * not visible. */
@@ -130,8 +137,8 @@ static void create_report(struct req *r)
     const char *params[] = {id, body};
     struct db_query q[] = {
         {sql_report, 2, params},
-        {sql_links, 2, params},
-        {sql_answer, 1, params},
+        {sql_links, 1, params + 1},
+        {sql_answer, 0, NULL},
     };
     PGresult *res[3];
     if (!db_run_or_reply(r, q, 3, res))
