@@ -4,6 +4,7 @@
 #ifndef RECTIFY_ARENA_H
 #define RECTIFY_ARENA_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 struct arena;
@@ -20,8 +21,16 @@ char *arena_strndup(struct arena *a, const char *s, size_t n);
 char *arena_printf(struct arena *a, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
+/* True once an allocation from a has failed: helpers that answer NULL for
+ * "absent" (req_query, ...) cannot tell the caller, so the response writer
+ * turns a 4xx of such a request into 503 (src/http/response.c). */
+bool arena_failed(const struct arena *a);
+
 /* Registers fn(ptr) to run at arena_free; a NULL ptr is ignored. Returns 0,
- * or -1 when out of memory (then fn(ptr) has already run, so nothing leaks). */
+ * or -1 when out of memory: then fn(ptr) has ALREADY RUN (nothing leaks) and
+ * ptr is dead, so the caller must not touch it again and answers 503. The
+ * result must be checked (warn_unused_result, an error with -Werror). */
+__attribute__((warn_unused_result))
 int arena_defer(struct arena *a, void (*fn)(void *), void *ptr);
 
 #endif

@@ -106,7 +106,7 @@ const char *http_status_title(int status);
 /* Reads a body through fn in a loop, never storing more than max bytes.
  * content_length < 0 means unknown (chunked). */
 typedef long (*body_read_fn)(void *ctx, char *buf, size_t len);
-enum body_result { BODY_OK, BODY_TOO_LARGE, BODY_IO_ERROR };
+enum body_result { BODY_OK, BODY_TOO_LARGE, BODY_IO_ERROR, BODY_NO_MEMORY };
 enum body_result body_read_all(body_read_fn fn, void *ctx, long long content_length,
                                long long max, struct buf *out);
 

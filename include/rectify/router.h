@@ -43,7 +43,9 @@ struct route_match {
     char allow[128]; /* "GET, POST" when the path exists (405 and preflight) */
 };
 
-enum router_result { ROUTER_MATCH, ROUTER_NOT_FOUND, ROUTER_METHOD_NOT_ALLOWED };
+/* ROUTER_NO_MEMORY: no route matched because a parameter could not be decoded
+ * for want of memory (answer 503, not 404). */
+enum router_result { ROUTER_MATCH, ROUTER_NOT_FOUND, ROUTER_METHOD_NOT_ALLOWED, ROUTER_NO_MEMORY };
 
 struct router;
 struct arena;

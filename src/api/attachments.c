@@ -135,8 +135,12 @@ static void create_attachment(struct req *r)
     long n;
     while ((n = req_read(r, chunk, sizeof chunk)) > 0) {
         if (buf_append(&body, chunk, (size_t)n)) {
+            bool too_large = body.len + (size_t)n > (size_t)max; /* else out of memory */
             buf_free(&body);
-            reply_too_large(r, max);
+            if (too_large)
+                reply_too_large(r, max);
+            else
+                reply_problem(r, 503, "service_unavailable", "Out of memory.");
             return;
         }
         crypto_hash_sha256_update(&hash, (const unsigned char *)chunk, (unsigned long long)n);
@@ -152,7 +156,10 @@ static void create_attachment(struct req *r)
         reply_problem(r, 422, "empty_body", "The file is empty; send its bytes as the body.");
         return;
     }
-    arena_defer(r->arena, free, body.data);
+    if (arena_defer(r->arena, free, body.data)) { /* body.data is freed */
+        reply_problem(r, 503, "service_unavailable", "Out of memory.");
+        return;
+    }
 
     struct sniff_result t = sniff_content((const unsigned char *)body.data, body.len);
     if (!t.type) {

@@ -105,6 +105,10 @@ bool api_authorize_or_reply(struct req *r)
     if (rc == JWT_E_UNKNOWN_KID && app->jwks &&
         jwks_source_refresh_if_due(app->jwks, now, true) > 0)
         rc = jwt_verify(app->keys, token, now, &c);
+    if (rc == JWT_E_NOMEM) {
+        reply_problem(r, 503, "service_unavailable", "Out of memory.");
+        return false;
+    }
     if (rc) {
         /* The reason goes to the log only: the client learns nothing more. */
         log_msg(LOG_INFO, r->request_id, "token rejected: %s", jwt_error_name(rc));

@@ -40,8 +40,14 @@ bool db_run_formats_or_reply(struct req *r, const struct db_query *q,
     enum db_status st = api_db_run(r, q, formats, n, res, &err);
     switch (st) {
     case DB_OK:
-        for (size_t i = 0; i < n; i++)
-            arena_defer(r->arena, clear_result, res[i]);
+        for (size_t i = 0; i < n; i++) {
+            if (arena_defer(r->arena, clear_result, res[i])) { /* res[i] is cleared */
+                for (size_t j = i + 1; j < n; j++)
+                    PQclear(res[j]);
+                reply_problem(r, 503, "service_unavailable", "Out of memory.");
+                return false;
+            }
+        }
         return true;
     case DB_BUSY:
         reply_header(r, "Retry-After", "1");

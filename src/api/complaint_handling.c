@@ -167,9 +167,14 @@ void complaint_patch(struct req *r)
     cJSON *lat = cJSON_DetachItemFromObjectCaseSensitive(r->json, "latitude");
     cJSON *lon = cJSON_DetachItemFromObjectCaseSensitive(r->json, "longitude");
     cJSON *detached[] = {enf, lat, lon};
-    for (size_t i = 0; i < N(detached); i++)
-        if (detached[i])
-            arena_defer(r->arena, delete_json, detached[i]);
+    for (size_t i = 0; i < N(detached); i++) {
+        if (arena_defer(r->arena, delete_json, detached[i])) { /* detached[i] is deleted */
+            for (size_t j = i + 1; j < N(detached); j++)
+                cJSON_Delete(detached[j]);
+            reply_problem(r, 503, "service_unavailable", "Out of memory.");
+            return;
+        }
+    }
     if (!validate_or_reply(r, r->json, patch_fields, N(patch_fields)))
         return;
     struct field_error errs[3 + VALIDATE_MAX_ERRORS];

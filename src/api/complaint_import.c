@@ -263,9 +263,15 @@ static void import_free(void *p)
         arena_free(im->scratch);
 }
 
+static void stop(struct import *im, int status, const char *code, unsigned long long line,
+                 unsigned long long col, const char *fmt, ...)
+    __attribute__((format(printf, 6, 7)));
+
 /* After each row: the row's values are copied (batch, results) or dropped. */
 static void row_done(struct import *im)
 {
+    if (arena_failed(im->scratch)) /* the row's checks may have read a NULL as "absent" */
+        stop(im, 503, "service_unavailable", 0, 0, "Out of memory.");
     if (++im->scratch_rows < BATCH_ROWS)
         return;
     struct arena *fresh = arena_new();
@@ -429,25 +435,27 @@ static void add_result(struct import *im, long long row, unsigned long long line
         return;
     }
     struct buf *b = &im->results;
-    buf_puts(b, im->nresults++ ? ",{" : "{");
-    buf_printf(b, "\"row\":%lld", row);
+    int rc = buf_puts(b, im->nresults++ ? ",{" : "{");
+    rc |= buf_printf(b, "\"row\":%lld", row);
     if (line)
-        buf_printf(b, ",\"line\":%llu", line);
-    buf_puts(b, ",\"handover_no\":");
-    buf_json_string(b, handover);
-    buf_printf(b, ",\"status\":\"%s\"", status);
+        rc |= buf_printf(b, ",\"line\":%llu", line);
+    rc |= buf_puts(b, ",\"handover_no\":");
+    rc |= buf_json_string(b, handover);
+    rc |= buf_printf(b, ",\"status\":\"%s\"", status);
     if (ne) {
-        buf_puts(b, ",\"errors\":[");
+        rc |= buf_puts(b, ",\"errors\":[");
         for (size_t i = 0; i < ne; i++) {
-            buf_puts(b, i ? ",{\"field\":" : "{\"field\":");
-            buf_json_string(b, e[i].field);
-            buf_printf(b, ",\"code\":\"%s\",\"message\":", e[i].code);
-            buf_json_string(b, e[i].message);
-            buf_puts(b, "}");
+            rc |= buf_puts(b, i ? ",{\"field\":" : "{\"field\":");
+            rc |= buf_json_string(b, e[i].field);
+            rc |= buf_printf(b, ",\"code\":\"%s\",\"message\":", e[i].code);
+            rc |= buf_json_string(b, e[i].message);
+            rc |= buf_puts(b, "}");
         }
-        buf_puts(b, "]");
+        rc |= buf_puts(b, "]");
     }
-    buf_puts(b, "}");
+    rc |= buf_puts(b, "}");
+    if (rc)
+        stop(im, 503, "service_unavailable", 0, 0, "Out of memory.");
 }
 
 static void row_failed(struct import *im, long long row, unsigned long long line,
@@ -458,9 +466,6 @@ static void row_failed(struct import *im, long long row, unsigned long long line
 }
 
 /* Stops the import with a file-level (or database) error. */
-static void stop(struct import *im, int status, const char *code, unsigned long long line,
-                 unsigned long long col, const char *fmt, ...)
-    __attribute__((format(printf, 6, 7)));
 static void stop(struct import *im, int status, const char *code, unsigned long long line,
                  unsigned long long col, const char *fmt, ...)
 {
@@ -476,6 +481,12 @@ static void stop(struct import *im, int status, const char *code, unsigned long 
     va_start(ap, fmt);
     vsnprintf(im->fatal_detail, sizeof im->fatal_detail, fmt, ap);
     va_end(ap);
+    if (status < 500 && im->scratch && arena_failed(im->scratch)) { /* a NULL read as "absent" */
+        im->fatal_status = 503;
+        im->fatal_code = "service_unavailable";
+        im->has_fatal_pos = false;
+        snprintf(im->fatal_detail, sizeof im->fatal_detail, "Out of memory.");
+    }
 }
 
 /* --- the database ------------------------------------------------------------------ */
@@ -698,8 +709,14 @@ static bool run(struct import *im, const struct db_query *q, size_t n, PGresult 
     struct db_error err;
     if (!ran(im, exec(im, q, n, res, &err), &err))
         return false;
-    for (size_t i = 0; i < n; i++)
-        arena_defer(im->r->arena, clear_result, res[i]);
+    for (size_t i = 0; i < n; i++) {
+        if (arena_defer(im->r->arena, clear_result, res[i])) { /* res[i] is cleared */
+            for (size_t j = i + 1; j < n; j++)
+                PQclear(res[j]);
+            stop(im, 503, "service_unavailable", 0, 0, "Out of memory.");
+            return false;
+        }
+    }
     return true;
 }
 
@@ -825,9 +842,9 @@ static void flush(struct import *im)
     struct batch *b = im->b;
     if (im->stopped || b->n == 0)
         return;
-    buf_puts(&b->rows, "]");
-    buf_puts(&b->keys, "]");
-    if (!b->rows.data || !b->keys.data) {
+    int rc = buf_puts(&b->rows, "]");
+    rc |= buf_puts(&b->keys, "]");
+    if (rc || !b->rows.data || !b->keys.data) {
         stop(im, 500, "internal_error", 0, 0, "Out of memory.");
         return;
     }
@@ -877,26 +894,26 @@ struct row {
     const char *v[F_COUNT]; /* trimmed values (arena) or NULL */
 };
 
-static void seal_field(struct import *im, struct buf *b, const char *name, const char *handover,
+static int seal_field(struct import *im, struct buf *b, const char *name, const char *handover,
                        const char *value, bool *first)
 {
     if (!value)
-        return;
+        return 0;
     char ad[160];
     if (pii_ad(ad, sizeof ad, im->campaign_id, handover, name))
-        return;
+        return 0;
     size_t len = strlen(value);
     if (len > 4096 || pii_seal(im->key, ad, value, len, im->sealed))
-        return;
+        return 0;
     sodium_bin2hex(im->hex, sizeof im->hex, im->sealed, len + PII_SEAL_OVERHEAD);
-    buf_printf(b, "%s\"%s_enc\":\"%s\"", *first ? "" : ",", name, im->hex);
+    int rc = buf_printf(b, "%s\"%s_enc\":\"%s\"", *first ? "" : ",", name, im->hex);
     *first = false;
+    return rc;
 }
 
-static void json_member(struct buf *b, const char *name, const char *value)
+static int json_member(struct buf *b, const char *name, const char *value)
 {
-    buf_printf(b, ",\"%s\":", name);
-    buf_json_string(b, value);
+    return buf_printf(b, ",\"%s\":", name) | buf_json_string(b, value);
 }
 
 /* Validates and normalises one row; appends it to the batch or reports it. */
@@ -957,8 +974,8 @@ static void take_row(struct import *im, struct row *w, long long row_no, unsigne
         ERR(F_GRADE, "invalid", "must be 一般件 or 重点件 (general or key)");
     /* pollution types: separated by 、，,;；/ or spaces; "大气污染" = 大气 */
     struct buf tj;
-    buf_init(&tj, 0);
-    buf_puts(&tj, "[");
+    buf_init(&tj, 1024); /* at most 8 names */
+    int tjrc = buf_puts(&tj, "[");
     if (w->v[F_TYPES]) {
         char *s = arena_strdup(a, w->v[F_TYPES]);
         static const char *const seps[] = {"、", "，", "；", ",", ";", "/", " ", "|", NULL};
@@ -992,7 +1009,7 @@ static void take_row(struct import *im, struct row *w, long long row_no, unsigne
                         dup = dup || strcmp(seen_types[k], t) == 0;
                     if (!dup && nt < 8) {
                         seen_types[nt] = t;
-                        buf_printf(&tj, "%s\"%s\"", nt++ ? "," : "", t);
+                        tjrc |= buf_printf(&tj, "%s\"%s\"", nt++ ? "," : "", t);
                     }
                 }
             }
@@ -1001,8 +1018,16 @@ static void take_row(struct import *im, struct row *w, long long row_no, unsigne
         if (nt == 0 && !bad)
             ERR(F_TYPES, "required", "names no pollution type");
     }
-    buf_puts(&tj, "]");
-    arena_defer(a, free, tj.data);
+    tjrc |= buf_puts(&tj, "]");
+    if (tjrc) {
+        buf_free(&tj);
+        stop(im, 503, "service_unavailable", 0, 0, "Out of memory.");
+        return;
+    }
+    if (arena_defer(a, free, tj.data)) { /* tj.data is freed */
+        stop(im, 503, "service_unavailable", 0, 0, "Out of memory.");
+        return;
+    }
     double lat = 0, lon = 0;
     bool has_lat = w->v[F_LATITUDE] != NULL, has_lon = w->v[F_LONGITUDE] != NULL;
     if (has_lat && !parse_coord(w->v[F_LATITUDE], -90, 90, &lat))
@@ -1038,38 +1063,38 @@ static void take_row(struct import *im, struct row *w, long long row_no, unsigne
 
     /* the normalised row */
     struct buf *b = &im->b->rows;
-    buf_puts(b, im->b->n ? "," : "[");
-    buf_printf(b, "{\"row_no\":%lld", row_no);
-    json_member(b, "handover_no", handover);
-    buf_printf(b, ",\"batch_no\":%d", batch_no);
-    json_member(b, "handed_over_on", handed[0] ? handed : NULL);
-    json_member(b, "received_at", received);
-    json_member(b, "channel", channel);
-    json_member(b, "content", w->v[F_CONTENT]);
-    buf_printf(b, ",\"pollution_types\":%s", tj.data ? tj.data : "[]");
-    json_member(b, "county", w->v[F_COUNTY]);
-    json_member(b, "address", w->v[F_ADDRESS]);
+    int rc = buf_puts(b, im->b->n ? "," : "[");
+    rc |= buf_printf(b, "{\"row_no\":%lld", row_no);
+    rc |= json_member(b, "handover_no", handover);
+    rc |= buf_printf(b, ",\"batch_no\":%d", batch_no);
+    rc |= json_member(b, "handed_over_on", handed[0] ? handed : NULL);
+    rc |= json_member(b, "received_at", received);
+    rc |= json_member(b, "channel", channel);
+    rc |= json_member(b, "content", w->v[F_CONTENT]);
+    rc |= buf_printf(b, ",\"pollution_types\":%s", tj.data ? tj.data : "[]");
+    rc |= json_member(b, "county", w->v[F_COUNTY]);
+    rc |= json_member(b, "address", w->v[F_ADDRESS]);
     if (has_lat)
-        buf_printf(b, ",\"latitude\":%.6f,\"longitude\":%.6f", lat, lon);
-    json_member(b, "entity_name", w->v[F_ENTITY_NAME]);
-    json_member(b, "entity_credit_code", credit);
-    json_member(b, "grade", grade);
-    json_member(b, "responsible_org", w->v[F_RESPONSIBLE_ORG]);
-    json_member(b, "deadline", deadline[0] ? deadline : NULL);
+        rc |= buf_printf(b, ",\"latitude\":%.6f,\"longitude\":%.6f", lat, lon);
+    rc |= json_member(b, "entity_name", w->v[F_ENTITY_NAME]);
+    rc |= json_member(b, "entity_credit_code", credit);
+    rc |= json_member(b, "grade", grade);
+    rc |= json_member(b, "responsible_org", w->v[F_RESPONSIBLE_ORG]);
+    rc |= json_member(b, "deadline", deadline[0] ? deadline : NULL);
     struct buf *k = &im->b->keys;
-    buf_puts(k, im->b->n ? "," : "[");
-    buf_printf(k, "{\"batch_no\":%d", batch_no);
-    json_member(k, "handed_over_on", handed[0] ? handed : NULL);
-    json_member(k, "received_at", received);
-    buf_puts(k, "}");
+    rc |= buf_puts(k, im->b->n ? "," : "[");
+    rc |= buf_printf(k, "{\"batch_no\":%d", batch_no);
+    rc |= json_member(k, "handed_over_on", handed[0] ? handed : NULL);
+    rc |= json_member(k, "received_at", received);
+    rc |= buf_puts(k, "}");
     const char *pv[4] = {w->v[F_C_NAME], w->v[F_C_PHONE], idno, w->v[F_C_ADDRESS]};
     if (pv[0] || pv[1] || pv[2] || pv[3]) {
         bool first = true;
-        buf_puts(b, ",\"pii\":{");
-        seal_field(im, b, "name", handover, pv[0], &first);
-        seal_field(im, b, "phone", handover, pv[1], &first);
-        seal_field(im, b, "id_number", handover, pv[2], &first);
-        seal_field(im, b, "address", handover, pv[3], &first);
+        rc |= buf_puts(b, ",\"pii\":{");
+        rc |= seal_field(im, b, "name", handover, pv[0], &first);
+        rc |= seal_field(im, b, "phone", handover, pv[1], &first);
+        rc |= seal_field(im, b, "id_number", handover, pv[2], &first);
+        rc |= seal_field(im, b, "address", handover, pv[3], &first);
         char m[600];
         static const char *const mnames[] = {"name_masked", "phone_masked", "id_number_masked",
                                              "address_masked"};
@@ -1084,17 +1109,21 @@ static void take_row(struct import *im, struct row *w, long long row_no, unsigne
                 pii_mask_id_number(pv[k], m, sizeof m);
             else
                 pii_mask_address(pv[k], m, sizeof m);
-            buf_printf(b, "%s\"%s\":", first ? "" : ",", mnames[k]);
-            buf_json_string(b, m);
+            rc |= buf_printf(b, "%s\"%s\":", first ? "" : ",", mnames[k]);
+            rc |= buf_json_string(b, m);
             first = false;
         }
         unsigned char dg[32];
         char dhex[65];
         pii_digest(im->key, pv, 4, dg);
         sodium_bin2hex(dhex, sizeof dhex, dg, sizeof dg);
-        buf_printf(b, ",\"digest\":\"%s\"}", dhex);
+        rc |= buf_printf(b, ",\"digest\":\"%s\"}", dhex);
     }
-    buf_puts(b, "}");
+    rc |= buf_puts(b, "}");
+    if (rc) {
+        stop(im, 503, "service_unavailable", 0, 0, "Out of memory.");
+        return;
+    }
     im->b->row_no[im->b->n] = row_no;
     im->b->line[im->b->n] = line;
     if (++im->b->n == BATCH_ROWS)
@@ -1200,13 +1229,14 @@ static void json_object_row(struct import *im, const cJSON *obj, long long row_n
         } else if (f == F_TYPES && cJSON_IsArray(m)) {
             struct buf t;
             buf_init(&t, 4096);
+            int trc = 0;
             for (const cJSON *it = m->child; it; it = it->next)
-                if (cJSON_IsString(it)) {
-                    buf_puts(&t, t.len ? "," : "");
-                    buf_puts(&t, it->valuestring);
-                }
+                if (cJSON_IsString(it))
+                    trc |= buf_puts(&t, t.len ? "," : "") | buf_puts(&t, it->valuestring);
             w.v[f] = t.data ? arena_strdup(a, t.data) : NULL;
             buf_free(&t);
+            if (trc && ne < MAX_ROW_ERRORS) /* longer than 4 KiB, or out of memory */
+                errs[ne++] = (struct row_error){columns[f].key, "invalid", "is too long"};
         } else if (ne < MAX_ROW_ERRORS) {
             errs[ne++] = (struct row_error){columns[f].key, "invalid", "must be a string"};
         }
@@ -1275,19 +1305,21 @@ static void ndjson_feed(struct import *im, const char *data, size_t len)
 
 /* --- answering ------------------------------------------------------------------- */
 
-/* Builds the summary answer. */
+/* Builds the summary answer (malloc'd); NULL when out of memory. */
 static char *summary_json(struct import *im)
 {
     struct buf b;
     buf_init(&b, 0);
-    buf_printf(&b,
+    int rc = buf_printf(&b,
                "{\"mode\":\"%s\",\"dry_run\":%s,\"summary\":{\"rows\":%lld,\"inserted\":%lld,"
                "\"updated\":%lld,\"unchanged\":%lld,\"failed\":%lld},\"results\":[",
                im->atomic ? "atomic" : "partial", im->dry_run ? "true" : "false", im->rows,
                im->inserted, im->updated, im->unchanged, im->failed);
     if (im->results.data)
-        buf_append(&b, im->results.data, im->results.len);
-    buf_printf(&b, "],\"results_truncated\":%s}", im->truncated ? "true" : "false");
+        rc |= buf_append(&b, im->results.data, im->results.len);
+    rc |= buf_printf(&b, "],\"results_truncated\":%s}", im->truncated ? "true" : "false");
+    if (rc)
+        buf_free(&b); /* NULL: the caller answers 503 */
     return b.data;
 }
 
@@ -1302,13 +1334,13 @@ static struct answer problem_answer(struct import *im, int status, const char *c
 {
     struct buf b;
     buf_init(&b, 0);
-    problem_render(&b, status, code, detail, im->r->path, im->r->request_id, NULL, 0);
-    if (extra && b.len && b.data[b.len - 1] == '}') {
+    int rc = problem_render(&b, status, code, detail, im->r->path, im->r->request_id, NULL, 0);
+    if (!rc && extra && b.len && b.data[b.len - 1] == '}') {
         b.len--;
-        buf_puts(&b, ",");
-        buf_puts(&b, extra);
-        buf_puts(&b, "}");
+        rc = buf_puts(&b, ",") | buf_puts(&b, extra) | buf_puts(&b, "}");
     }
+    if (rc)
+        buf_free(&b); /* body NULL: store_and_reply answers 503 */
     return (struct answer){status, "application/problem+json", b.data};
 }
 
@@ -1371,6 +1403,8 @@ static void store_and_reply(struct import *im, const char *idem, struct answer a
                             const char *body_hash_hex)
 {
     struct req *r = im->r;
+    if (!a.body)
+        a.status = 503; /* out of memory: not stored for the key */
     if (idem) {
         PGresult *res;
         if (a.status < 500) {
@@ -1386,7 +1420,7 @@ static void store_and_reply(struct import *im, const char *idem, struct answer a
         }
     }
     if (!a.body) {
-        reply_problem(r, 500, "internal_error", "Out of memory.");
+        reply_problem(r, 503, "service_unavailable", "Out of memory.");
         return;
     }
     reply(r, a.status, a.content_type, a.body, strlen(a.body));
@@ -1545,6 +1579,8 @@ void complaints_import(struct req *r)
         }
     }
     char *chunk = malloc(65536);
+    if (!chunk)
+        stop(im, 503, "service_unavailable", 0, 0, "Out of memory.");
     long n = 0;
     bool read_error = false;
     while (chunk && !im->stopped && (n = req_read(r, chunk, 65536)) > 0) {
@@ -1557,7 +1593,9 @@ void complaints_import(struct req *r)
         }
         if (fmt == IMPORT_CSV) {
             enum csv_status s = csv_feed(csv, chunk, (size_t)n);
-            if (s != CSV_OK && s != CSV_ERR_ABORTED) {
+            if (s == CSV_ERR_NOMEM) {
+                stop(im, 503, "service_unavailable", 0, 0, "Out of memory.");
+            } else if (s != CSV_OK && s != CSV_ERR_ABORTED) {
                 const struct csv_error *e = csv_reader_error(csv);
                 stop(im, 400, csv_status_code(s), e->line, e->column,
                      "The file is not valid CSV at line %llu, column %llu: %s.", e->line,
@@ -1566,6 +1604,8 @@ void complaints_import(struct req *r)
         } else if (fmt == IMPORT_NDJSON) {
             ndjson_feed(im, chunk, (size_t)n);
         } else if (buf_append(&whole, chunk, (size_t)n)) {
+            if (whole.len + (size_t)n <= whole.max) /* within the limit: out of memory */
+                stop(im, 503, "service_unavailable", 0, 0, "Out of memory.");
             stop(im, 413, "payload_too_large",  0, 0,
                  "A JSON array import may be at most %lld bytes (RECTIFY_MAX_BODY); send "
                  "larger lists as CSV or NDJSON.", r->app->cfg->max_body);
@@ -1579,7 +1619,9 @@ void complaints_import(struct req *r)
     if (!im->stopped) {
         if (fmt == IMPORT_CSV) {
             enum csv_status s = csv_finish(csv);
-            if (s != CSV_OK && s != CSV_ERR_ABORTED) {
+            if (s == CSV_ERR_NOMEM) {
+                stop(im, 503, "service_unavailable", 0, 0, "Out of memory.");
+            } else if (s != CSV_OK && s != CSV_ERR_ABORTED) {
                 const struct csv_error *e = csv_reader_error(csv);
                 stop(im, 400, csv_status_code(s), e->line, e->column,
                      "The file is not valid CSV at line %llu, column %llu: %s.", e->line,

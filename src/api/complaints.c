@@ -226,46 +226,49 @@ static bool wants_pii_or_reply(struct req *r, bool *pii)
     return true;
 }
 
-/* Opens one sealed bytea (binary) column into a JSON member. */
-static void open_member(struct buf *b, const unsigned char key[32], PGresult *res, int row,
+/* Opens one sealed bytea (binary) column into a JSON member. Returns 0, or
+ * -1 when out of memory. */
+static int open_member(struct buf *b, const unsigned char key[32], PGresult *res, int row,
                         int col, const char *campaign, const char *handover, const char *name,
                         bool *first)
 {
-    buf_printf(b, "%s\"%s\":", *first ? "" : ",", name);
+    int rc = buf_printf(b, "%s\"%s\":", *first ? "" : ",", name);
     *first = false;
-    if (PQgetisnull(res, row, col)) {
-        buf_puts(b, "null");
-        return;
-    }
+    if (PQgetisnull(res, row, col))
+        return rc | buf_puts(b, "null");
     size_t blen;
     unsigned char *bin = PQunescapeBytea((const unsigned char *)PQgetvalue(res, row, col), &blen);
     char ad[160];
     char *out = bin ? malloc(blen + 1) : NULL;
     size_t olen;
-    if (out && pii_ad(ad, sizeof ad, campaign, handover, name) == 0 &&
-        pii_open(key, ad, bin, blen, out, &olen) == 0) {
-        buf_json_string(b, out);
+    if (!out) {
+        rc = -1; /* out of memory (not "cannot be opened") */
+    } else if (pii_ad(ad, sizeof ad, campaign, handover, name) == 0 &&
+               pii_open(key, ad, bin, blen, out, &olen) == 0) {
+        rc |= buf_json_string(b, out);
         sodium_memzero(out, olen);
     } else {
-        buf_puts(b, "null"); /* cannot be opened: wrong key or tampered */
+        rc |= buf_puts(b, "null"); /* cannot be opened: wrong key or tampered */
     }
     free(out);
     PQfreemem(bin);
+    return rc;
 }
 
 static void delete_json(void *p) { cJSON_Delete(p); }
 
-/* The clear complainant of row `row` of a complainant_secrets() result. */
-static void clear_complainant(struct buf *b, const unsigned char key[32], PGresult *res, int row)
+/* The clear complainant of row `row` of a complainant_secrets() result.
+ * Returns 0, or -1 when out of memory. */
+static int clear_complainant(struct buf *b, const unsigned char key[32], PGresult *res, int row)
 {
     const char *campaign = PQgetvalue(res, row, 1), *handover = PQgetvalue(res, row, 2);
     bool first = true;
-    buf_puts(b, "{");
-    open_member(b, key, res, row, 3, campaign, handover, "name", &first);
-    open_member(b, key, res, row, 4, campaign, handover, "phone", &first);
-    open_member(b, key, res, row, 5, campaign, handover, "id_number", &first);
-    open_member(b, key, res, row, 6, campaign, handover, "address", &first);
-    buf_puts(b, ",\"masked\":false}");
+    int rc = buf_puts(b, "{");
+    rc |= open_member(b, key, res, row, 3, campaign, handover, "name", &first);
+    rc |= open_member(b, key, res, row, 4, campaign, handover, "phone", &first);
+    rc |= open_member(b, key, res, row, 5, campaign, handover, "id_number", &first);
+    rc |= open_member(b, key, res, row, 6, campaign, handover, "address", &first);
+    return rc | buf_puts(b, ",\"masked\":false}");
 }
 
 static const char *const statuses[] = {"received", "assigned", "investigating", "stage_resolved",
@@ -423,16 +426,19 @@ static void get_complaint(struct req *r)
     }
     struct buf b;
     buf_init(&b, 0);
-    buf_append(&b, doc, (size_t)(at - doc));
-    buf_puts(&b, "\"complainant\":");
+    int rc = buf_append(&b, doc, (size_t)(at - doc));
+    rc |= buf_puts(&b, "\"complainant\":");
     if (PQntuples(res[1]) == 1)
-        clear_complainant(&b, key, res[1], 0);
+        rc |= clear_complainant(&b, key, res[1], 0);
     else
-        buf_puts(&b, "null");
-    buf_puts(&b, at + sizeof hole - 1);
+        rc |= buf_puts(&b, "null");
+    rc |= buf_puts(&b, at + sizeof hole - 1);
     sodium_memzero(key, sizeof key);
-    if (!b.data) {
-        reply_problem(r, 500, "internal_error", "Out of memory.");
+    if (rc || !b.data) {
+        if (b.data)
+            sodium_memzero(b.data, b.len);
+        buf_free(&b);
+        reply_problem(r, 503, "service_unavailable", "Out of memory.");
         return;
     }
     reply_json(r, 200, b.data, strlen(b.data));
@@ -456,9 +462,12 @@ static void list_batches(struct req *r)
         return;
     struct buf b;
     buf_init(&b, 0);
-    buf_puts(&b, "{\"items\":");
-    buf_puts(&b, PQgetvalue(res, 0, 0));
-    buf_puts(&b, "}");
+    if (buf_puts(&b, "{\"items\":") || buf_puts(&b, PQgetvalue(res, 0, 0)) ||
+        buf_puts(&b, "}")) {
+        buf_free(&b);
+        reply_problem(r, 503, "service_unavailable", "Out of memory.");
+        return;
+    }
     reply_json(r, 200, b.data, b.len);
     buf_free(&b);
 }
@@ -524,8 +533,10 @@ static void transition(struct req *r)
     }
     /* enforcement is a nested object: validate it on its own */
     cJSON *enf = cJSON_DetachItemFromObjectCaseSensitive(r->json, "enforcement");
-    if (enf)
-        arena_defer(r->arena, delete_json, enf);
+    if (arena_defer(r->arena, delete_json, enf)) { /* enf is deleted */
+        reply_problem(r, 503, "service_unavailable", "Out of memory.");
+        return;
+    }
     if (!validate_or_reply(r, r->json, transition_fields,
                            sizeof transition_fields / sizeof transition_fields[0]))
         return;
@@ -594,9 +605,15 @@ static void transition(struct req *r)
         enum complaint_action allowed[CA_COUNT];
         size_t na = complaint_workflow_allowed(from, r->who.roles, allowed, CA_COUNT);
         struct buf b;
-        buf_init(&b, 0);
+        buf_init(&b, 1024);
+        int rc = 0;
         for (size_t i = 0; i < na; i++)
-            buf_printf(&b, "%s%s", i ? ", " : "", complaint_action_name(allowed[i]));
+            rc |= buf_printf(&b, "%s%s", i ? ", " : "", complaint_action_name(allowed[i]));
+        if (rc || (na && !b.data)) {
+            buf_free(&b);
+            reply_problem(r, 503, "service_unavailable", "Out of memory.");
+            return;
+        }
         reply_problem(r, 409, "invalid_transition",
                       "A complaint in state %s cannot %s; allowed now: %s.", from_name,
                       action_name, na ? b.data : "none for your role");
@@ -605,16 +622,23 @@ static void transition(struct req *r)
     }
     }
     char *body = cJSON_PrintUnformatted(r->json);
+    if (arena_defer(r->arena, free, body))
+        body = NULL; /* freed */
     char *enf_text = enf ? cJSON_PrintUnformatted(enf) : NULL;
-    if (!body || arena_defer(r->arena, free, body) ||
-        (enf && (!enf_text || arena_defer(r->arena, free, enf_text)))) {
-        reply_problem(r, 500, "internal_error", "Out of memory.");
+    if (arena_defer(r->arena, free, enf_text))
+        enf_text = NULL; /* freed */
+    if (!body || (enf && !enf_text)) {
+        reply_problem(r, 503, "service_unavailable", "Out of memory.");
         return;
     }
     if (enf_text) {
         /* put the enforcement figures back for the statement */
         size_t bl = strlen(body);
         body = arena_printf(r->arena, "%.*s,\"enforcement\":%s}", (int)(bl - 1), body, enf_text);
+        if (!body) {
+            reply_problem(r, 503, "service_unavailable", "Out of memory.");
+            return;
+        }
     }
     const char *p[] = {id, action_name, complaint_state_name(to), body,
                        complaint_state_name(from), if_match ? version : NULL};

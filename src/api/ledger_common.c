@@ -293,10 +293,10 @@ static const char *one_of_message(struct arena *a, const char *const *allowed)
 {
     struct buf b;
     buf_init(&b, 1024);
-    buf_puts(&b, "must be one of: ");
+    int rc = buf_puts(&b, "must be one of: ");
     for (const char *const *p = allowed; *p; p++)
-        buf_printf(&b, "%s%s", p == allowed ? "" : ", ", *p);
-    char *msg = arena_strdup(a, b.data ? b.data : "has the wrong value");
+        rc |= buf_printf(&b, "%s%s", p == allowed ? "" : ", ", *p);
+    char *msg = arena_strdup(a, !rc && b.data ? b.data : "has the wrong value");
     buf_free(&b);
     return msg;
 }

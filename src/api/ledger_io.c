@@ -651,8 +651,12 @@ static struct arena *row_arena(struct import *im)
     return im->ra ? im->ra : im->r->arena;
 }
 
+static void oom(struct import *im);
+
 static void row_done(struct import *im)
 {
+    if (im->ra && arena_failed(im->ra))
+        oom(im); /* the row's checks may have read a NULL as "absent" */
     if (im->ra) {
         arena_free(im->ra);
         im->ra = NULL;
@@ -691,9 +695,15 @@ static void stop(struct import *im, int status, const char *code, unsigned long 
     va_start(ap, fmt);
     vsnprintf(im->detail, sizeof im->detail, fmt, ap);
     va_end(ap);
+    if (status < 500 && im->ra && arena_failed(im->ra)) { /* a NULL read as "absent" */
+        im->status = 503;
+        im->code = "service_unavailable";
+        im->line = im->column = 0;
+        snprintf(im->detail, sizeof im->detail, "Out of memory.");
+    }
 }
 
-static void oom(struct import *im) { stop(im, 500, "internal_error", 0, 0, "Out of memory."); }
+static void oom(struct import *im) { stop(im, 503, "service_unavailable", 0, 0, "Out of memory."); }
 
 
 static size_t chars_of(const char *s)
@@ -718,10 +728,10 @@ static const char *vocab_message(struct arena *a, const struct word *w)
 {
     struct buf b;
     buf_init(&b, 2048);
-    buf_puts(&b, "must be one of: ");
+    int rc = buf_puts(&b, "must be one of: ");
     for (const struct word *p = w; p->in; p++)
-        buf_printf(&b, "%s%s", p == w ? "" : ", ", p->in);
-    char *out = arena_strdup(a, b.data ? b.data : "has an unknown value");
+        rc |= buf_printf(&b, "%s%s", p == w ? "" : ", ", p->in);
+    char *out = arena_strdup(a, !rc && b.data ? b.data : "has an unknown value");
     buf_free(&b);
     return out;
 }
@@ -745,6 +755,7 @@ struct rowctx {
     struct rerr e[MAX_ROW_ERRORS];
     size_t ne;
     struct buf *out;
+    int oom; /* an append to out failed */
 };
 
 static void rerr(struct rowctx *x, const struct icol *c, const char *message)
@@ -805,10 +816,9 @@ static const char *json_org_key(struct arena *a, const cJSON *v)
     return NULL;
 }
 
-static void put_str(struct buf *b, const char *key, const char *v)
+static int put_str(struct buf *b, const char *key, const char *v)
 {
-    buf_printf(b, ",\"%s\":", key);
-    buf_json_string(b, v);
+    return buf_printf(b, ",\"%s\":", key) | buf_json_string(b, v);
 }
 
 /* Normalises one column's value into x->out; errors into x. */
@@ -832,7 +842,7 @@ static void norm(struct rowctx *x, const struct icol *c, const struct cell *v)
                 rerr(x, c, "problem_id must be a positive integer id");
                 return;
             }
-            buf_printf(b, ",\"problem_id\":%s", id + 3);
+            x->oom |= buf_printf(b, ",\"problem_id\":%s", id + 3);
             return;
         }
         if (v->json && !cJSON_IsString(v->json) && !cJSON_IsNull(v->json) &&
@@ -844,7 +854,7 @@ static void norm(struct rowctx *x, const struct icol *c, const struct cell *v)
             if (c->not_null)
                 rerr(x, c, "is required");
             else
-                put_str(b, c->key, NULL);
+                x->oom |= put_str(b, c->key, NULL);
             return;
         }
         if (chars_of(t) > c->max) {
@@ -855,7 +865,7 @@ static void norm(struct rowctx *x, const struct icol *c, const struct cell *v)
             rerr(x, c, "must not contain tabs or line breaks");
             return;
         }
-        put_str(b, c->key, t);
+        x->oom |= put_str(b, c->key, t);
         return;
     case C_ENUM: {
         if (v->json && !cJSON_IsString(v->json) && !cJSON_IsNull(v->json)) {
@@ -871,7 +881,7 @@ static void norm(struct rowctx *x, const struct icol *c, const struct cell *v)
             rerr(x, c, "is required");
             return;
         }
-        put_str(b, c->key, w);
+        x->oom |= put_str(b, c->key, w);
         return;
     }
     case C_DATE: {
@@ -885,7 +895,7 @@ static void norm(struct rowctx *x, const struct icol *c, const struct cell *v)
             rerr(x, c, "must be a date such as 2025-06-30 (or 2025/6/30, 2025年6月30日)");
             return;
         }
-        put_str(b, c->key, t ? d : NULL);
+        x->oom |= put_str(b, c->key, t ? d : NULL);
         return;
     }
     case C_ORG: {
@@ -899,10 +909,10 @@ static void norm(struct rowctx *x, const struct icol *c, const struct cell *v)
             if (c->not_null)
                 rerr(x, c, "is required");
             else
-                put_str(b, c->key, NULL);
+                x->oom |= put_str(b, c->key, NULL);
             return;
         }
-        put_str(b, c->key, key);
+        x->oom |= put_str(b, c->key, key);
         return;
     }
     case C_LINES:
@@ -937,7 +947,7 @@ static void norm(struct rowctx *x, const struct icol *c, const struct cell *v)
             rerr(x, c, arena_printf(a, "must have at most %u items", c->max));
             return;
         }
-        buf_printf(b, ",\"%s\":[", c->key);
+        x->oom |= buf_printf(b, ",\"%s\":[", c->key);
         for (size_t i = 0; i < n; i++) {
             size_t len = chars_of(parts[i]);
             if (c->type == C_LINES && len > 2000) {
@@ -945,14 +955,14 @@ static void norm(struct rowctx *x, const struct icol *c, const struct cell *v)
                 return;
             }
             if (i)
-                buf_puts(b, ",");
-            buf_json_string(b, parts[i]);
+                x->oom |= buf_puts(b, ",");
+            x->oom |= buf_json_string(b, parts[i]);
         }
-        buf_puts(b, "]");
+        x->oom |= buf_puts(b, "]");
         return;
     }
     case C_STAGES: {
-        buf_printf(b, ",\"%s\":[", c->key);
+        x->oom |= buf_printf(b, ",\"%s\":[", c->key);
         size_t n = 0;
         if (v->json && cJSON_IsArray(v->json)) {
             for (const cJSON *it = v->json->child; it; it = it->next, n++) {
@@ -968,9 +978,9 @@ static void norm(struct rowctx *x, const struct icol *c, const struct cell *v)
                     rerr(x, c, arena_printf(a, "must have at most %u items", c->max));
                     return;
                 }
-                buf_puts(b, n ? ",{\"target\":" : "{\"target\":");
-                buf_json_string(b, tt);
-                buf_printf(b, ",\"due\":\"%s\"}", due);
+                x->oom |= buf_puts(b, n ? ",{\"target\":" : "{\"target\":");
+                x->oom |= buf_json_string(b, tt);
+                x->oom |= buf_printf(b, ",\"due\":\"%s\"}", due);
             }
         } else if (v->json && !cJSON_IsNull(v->json) && !cJSON_IsString(v->json)) {
             rerr(x, c, "must be an array");
@@ -997,12 +1007,12 @@ static void norm(struct rowctx *x, const struct icol *c, const struct cell *v)
                     rerr(x, c, "each line must be a date and a target, e.g. 2025-06-30 完成验收");
                     return;
                 }
-                buf_puts(b, n++ ? ",{\"target\":" : "{\"target\":");
-                buf_json_string(b, tt);
-                buf_printf(b, ",\"due\":\"%s\"}", d);
+                x->oom |= buf_puts(b, n++ ? ",{\"target\":" : "{\"target\":");
+                x->oom |= buf_json_string(b, tt);
+                x->oom |= buf_printf(b, ",\"due\":\"%s\"}", d);
             }
         }
-        buf_puts(b, "]");
+        x->oom |= buf_puts(b, "]");
         return;
     }
     }
@@ -1017,25 +1027,27 @@ static void add_failure(struct import *im, long long row, unsigned long long lin
         return;
     }
     struct buf *b = &im->failures;
-    buf_puts(b, im->nfailures++ ? ",{" : "{");
-    buf_printf(b, "\"row\":%lld", row);
+    int rc = buf_puts(b, im->nfailures++ ? ",{" : "{");
+    rc |= buf_printf(b, "\"row\":%lld", row);
     if (line)
-        buf_printf(b, ",\"line\":%llu", line);
-    buf_puts(b, ",\"code\":");
-    buf_json_string(b, code);
-    buf_puts(b, ",\"errors\":[");
+        rc |= buf_printf(b, ",\"line\":%llu", line);
+    rc |= buf_puts(b, ",\"code\":");
+    rc |= buf_json_string(b, code);
+    rc |= buf_puts(b, ",\"errors\":[");
     for (size_t i = 0; i < ne; i++) {
-        buf_puts(b, i ? ",{\"pointer\":" : "{\"pointer\":");
-        buf_json_string(b, e[i].pointer);
+        rc |= buf_puts(b, i ? ",{\"pointer\":" : "{\"pointer\":");
+        rc |= buf_json_string(b, e[i].pointer);
         if (e[i].column && im->fmt == IMPORT_CSV) {
-            buf_puts(b, ",\"column\":");
-            buf_json_string(b, e[i].column);
+            rc |= buf_puts(b, ",\"column\":");
+            rc |= buf_json_string(b, e[i].column);
         }
-        buf_puts(b, ",\"message\":");
-        buf_json_string(b, e[i].message);
-        buf_puts(b, "}");
+        rc |= buf_puts(b, ",\"message\":");
+        rc |= buf_json_string(b, e[i].message);
+        rc |= buf_puts(b, "}");
     }
-    buf_puts(b, "]}");
+    rc |= buf_puts(b, "]}");
+    if (rc)
+        oom(im);
 }
 
 static void end_batch(struct import *im)
@@ -1103,14 +1115,14 @@ static void take_row(struct import *im, struct cell *cells, unsigned long long l
             dl->json = NULL;
         }
     }
-    buf_printf(&row, "{\"row_no\":%lld,\"present\":[", row_no);
+    x.oom |= buf_printf(&row, "{\"row_no\":%lld,\"present\":[", row_no);
     bool first = true;
     for (size_t c = 0; c < k->ncols; c++)
         if (cells[c].present) {
-            buf_printf(&row, "%s\"%s\"", first ? "" : ",", k->cols[c].key);
+            x.oom |= buf_printf(&row, "%s\"%s\"", first ? "" : ",", k->cols[c].key);
             first = false;
         }
-    buf_puts(&row, "]");
+    x.oom |= buf_puts(&row, "]");
     const char *code = cells[0].text;
     if (!cells[0].present) {
         rerr(&x, &k->cols[0], "is required");
@@ -1135,8 +1147,7 @@ static void take_row(struct import *im, struct cell *cells, unsigned long long l
         buf_free(&row);
         return;
     }
-    buf_puts(&row, "}");
-    if (!row.data || buf_puts(&im->cur, im->cur_rows ? "," : "[") ||
+    if (x.oom || buf_puts(&row, "}") || !row.data || buf_puts(&im->cur, im->cur_rows ? "," : "[") ||
         buf_append(&im->cur, row.data, row.len)) {
         buf_free(&row);
         oom(im);
@@ -1176,13 +1187,14 @@ static int on_csv_record(void *ctx, const struct csv_record *rec)
         struct buf unknown, list;
         buf_init(&unknown, 4096);
         buf_init(&list, 4096);
+        int rc = 0;
         for (size_t i = 0; i < rec->nfields; i++) {
             char *name = import_trimmed(a, rec->fields[i], rec->lens[i]);
             int c = name ? column_by_name(k, name, true) : -2;
             if (c == -2) {
-                buf_printf(&unknown, "%s\"%s\"", unknown.len ? ", " : "", name ? name : "");
-                buf_puts(&list, list.len ? "," : "");
-                buf_json_string(&list, name ? name : "");
+                rc |= buf_printf(&unknown, "%s\"%s\"", unknown.len ? ", " : "", name ? name : "");
+                rc |= buf_puts(&list, list.len ? "," : "");
+                rc |= buf_json_string(&list, name ? name : "");
             } else if (c >= 0 && im->file_has[c]) {
                 buf_free(&unknown);
                 buf_free(&list);
@@ -1194,7 +1206,10 @@ static int on_csv_record(void *ctx, const struct csv_record *rec)
             }
             im->colmap[i] = c;
         }
-        if (unknown.len) {
+        if (rc) { /* 4 KiB of unknown names, or out of memory */
+            stop(im, 400, "unknown_column", rec->line, 0,
+                 "The header names too many columns that a %s import does not know.", k->noun);
+        } else if (unknown.len) {
             stop(im, 400, "unknown_column", rec->line, 0,
                  "The header names columns that a %s import does not know: %s.", k->noun,
                  unknown.data);
@@ -1588,6 +1603,8 @@ static void run_import(struct req *r, const struct kind *k)
         }
     }
     char *chunk = malloc(65536);
+    if (!chunk)
+        stop(im, 503, "service_unavailable", 0, 0, "Out of memory.");
     long n = 0;
     bool read_error = false;
     while (chunk && !im->stopped && (n = req_read(r, chunk, 65536)) > 0) {
@@ -1599,7 +1616,9 @@ static void run_import(struct req *r, const struct kind *k)
         }
         if (fmt == IMPORT_CSV) {
             enum csv_status s = csv_feed(csv, chunk, (size_t)n);
-            if (s != CSV_OK && s != CSV_ERR_ABORTED) {
+            if (s == CSV_ERR_NOMEM) {
+                stop(im, 503, "service_unavailable", 0, 0, "Out of memory.");
+            } else if (s != CSV_OK && s != CSV_ERR_ABORTED) {
                 const struct csv_error *e = csv_reader_error(csv);
                 stop(im, 400, csv_status_code(s), e->line, e->column,
                      "The file is not valid CSV at line %llu, column %llu: %s.", e->line,
@@ -1608,6 +1627,8 @@ static void run_import(struct req *r, const struct kind *k)
         } else if (fmt == IMPORT_NDJSON) {
             ndjson_feed(im, chunk, (size_t)n);
         } else if (buf_append(&whole, chunk, (size_t)n)) {
+            if (whole.len + (size_t)n <= whole.max) /* within the limit: out of memory */
+                stop(im, 503, "service_unavailable", 0, 0, "Out of memory.");
             stop(im, 413, "payload_too_large", 0, 0,
                  "The import is larger than the limit of %lld bytes.", max);
         }
@@ -1622,7 +1643,9 @@ static void run_import(struct req *r, const struct kind *k)
     if (!im->stopped) {
         if (fmt == IMPORT_CSV) {
             enum csv_status s = csv_finish(csv);
-            if (s != CSV_OK && s != CSV_ERR_ABORTED) {
+            if (s == CSV_ERR_NOMEM) {
+                stop(im, 503, "service_unavailable", 0, 0, "Out of memory.");
+            } else if (s != CSV_OK && s != CSV_ERR_ABORTED) {
                 const struct csv_error *e = csv_reader_error(csv);
                 stop(im, 400, csv_status_code(s), e->line, e->column,
                      "The file is not valid CSV at line %llu, column %llu: %s.", e->line,

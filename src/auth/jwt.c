@@ -193,17 +193,21 @@ static bool has_nul_escape(const unsigned char *buf, size_t n)
 /* Parse exactly one JSON object from buf[0..n) (no BOM, no NUL, valid
  * UTF-8, nothing but whitespace after it, at most max_members members, no
  * duplicate member names).  Returns the tree (free with cJSON_Delete) or
- * NULL. */
-static cJSON *parse_object(const unsigned char *buf, size_t n, int max_members)
+ * NULL, with *nomem set when memory ran out. */
+static cJSON *parse_object(const unsigned char *buf, size_t n, int max_members, bool *nomem)
 {
+    *nomem = false;
     if (n == 0 || memchr(buf, '\0', n) || !utf8_valid((const char *)buf, n, NULL) ||
         has_nul_escape(buf, n))
         return NULL;
     if (n >= 3 && buf[0] == 0xEF && buf[1] == 0xBB && buf[2] == 0xBF)
         return NULL;
     cJSON *root;
-    if (json_parse((const char *)buf, n, &root, NULL) != JSON_OK)
+    enum json_status st = json_parse((const char *)buf, n, &root, NULL);
+    if (st != JSON_OK) {
+        *nomem = st == JSON_NO_MEMORY;
         return NULL;
+    }
     if (!cJSON_IsObject(root))
         goto fail;
     int count = 0;
@@ -1354,9 +1358,10 @@ int jwt_verify(const struct jwt_keyset *ks, const char *token, time_t now,
         goto done;
 
     /* header */
-    header = parse_object(p.dec[0], p.dec_len[0], MAX_HEADER_MEMBERS);
+    bool nomem;
+    header = parse_object(p.dec[0], p.dec_len[0], MAX_HEADER_MEMBERS, &nomem);
     if (!header) {
-        rc = JWT_E_HEADER;
+        rc = nomem ? JWT_E_NOMEM : JWT_E_HEADER;
         goto done;
     }
     const cJSON *alg_j = member(header, "alg");
@@ -1397,9 +1402,9 @@ int jwt_verify(const struct jwt_keyset *ks, const char *token, time_t now,
         goto done;
 
     /* payload (signed, so now worth parsing), then libjwt's own check */
-    payload = parse_object(p.dec[1], p.dec_len[1], MAX_PAYLOAD_MEMBERS);
+    payload = parse_object(p.dec[1], p.dec_len[1], MAX_PAYLOAD_MEMBERS, &nomem);
     if (!payload) {
-        rc = JWT_E_PAYLOAD;
+        rc = nomem ? JWT_E_NOMEM : JWT_E_PAYLOAD;
         goto done;
     }
     if (libjwt_can && (rc = libjwt_check(k, token)))

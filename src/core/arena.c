@@ -24,6 +24,7 @@ struct cleanup {
 struct arena {
     struct block *blocks;
     struct cleanup *cleanups;
+    bool failed;
 };
 
 struct arena *arena_new(void)
@@ -55,11 +56,13 @@ void *arena_alloc(struct arena *a, size_t size)
     struct block *b = a->blocks;
     if (!b || b->size - b->used < size) {
         size_t cap = size > BLOCK_SIZE ? size : BLOCK_SIZE;
-        if (cap > SIZE_MAX - sizeof(struct block))
+        struct block *nb = cap > SIZE_MAX - sizeof(struct block)
+                               ? NULL
+                               : malloc(sizeof(struct block) + cap);
+        if (!nb) {
+            a->failed = true;
             return NULL;
-        struct block *nb = malloc(sizeof(struct block) + cap);
-        if (!nb)
-            return NULL;
+        }
         nb->used = 0;
         nb->size = cap;
         /* A large one-off allocation goes behind the current block so the
@@ -107,6 +110,8 @@ char *arena_printf(struct arena *a, const char *fmt, ...)
     va_end(ap2);
     return p;
 }
+
+bool arena_failed(const struct arena *a) { return a->failed; }
 
 int arena_defer(struct arena *a, void (*fn)(void *), void *ptr)
 {

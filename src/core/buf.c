@@ -1,6 +1,7 @@
 #include "rectify/buf.h"
 
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,7 +10,7 @@ void buf_init(struct buf *b, size_t max)
 {
     b->data = NULL;
     b->len = b->cap = 0;
-    b->max = max;
+    b->max = max == 0 ? BUF_DEFAULT_MAX : max > SIZE_MAX / 2 ? SIZE_MAX / 2 : max;
 }
 
 void buf_free(struct buf *b)
@@ -36,14 +37,14 @@ void buf_reset(struct buf *b)
 
 static int buf_reserve(struct buf *b, size_t extra)
 {
-    if (b->max && (extra > b->max || b->len > b->max - extra))
+    if (extra > b->max || b->len > b->max - extra)
         return -1;
-    size_t need = b->len + extra + 1;
+    size_t need = b->len + extra + 1; /* <= max + 1: no overflow */
     if (need <= b->cap)
         return 0;
     size_t cap = b->cap ? b->cap : 256;
     while (cap < need)
-        cap *= 2;
+        cap = cap > b->max / 2 ? b->max + 1 : cap * 2;
     char *p = realloc(b->data, cap);
     if (!p)
         return -1;

@@ -6,6 +6,24 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* cJSON answers NULL both for bad text and when memory ran out: its
+ * allocations go through this hook, which notes a failure for the thread. */
+static _Thread_local bool alloc_failed;
+
+static void *json_malloc(size_t n)
+{
+    void *p = malloc(n);
+    if (!p)
+        alloc_failed = true;
+    return p;
+}
+
+__attribute__((constructor)) static void json_hooks(void)
+{
+    cJSON_Hooks hooks = {.malloc_fn = json_malloc, .free_fn = free};
+    cJSON_InitHooks(&hooks);
+}
+
 /* Checks what cJSON does not, before it recurses: nesting depth, control
  * characters and \u0000 inside strings. Returns the offset of the first
  * offence (and its status in *st), or len. Brackets inside strings do not
@@ -103,13 +121,17 @@ enum json_status json_parse(const char *s, size_t len, cJSON **out, size_t *at)
         st = JSON_INVALID_UTF8;
     } else if ((where = scan(s, len, &st)) == len) {
         const char *end = NULL;
+        alloc_failed = false;
         cJSON *root = len ? cJSON_ParseWithLengthOpts(s, len, &end, 0) : NULL;
         where = end && end >= s ? (size_t)(end - s) : 0;
         if (root)
             while (where < len && is_space(s[where]))
                 where++;
         bool oom = false;
-        if (!root || where != len) {
+        if (!root && alloc_failed) {
+            st = JSON_NO_MEMORY;
+            where = 0;
+        } else if (!root || where != len) {
             st = JSON_MALFORMED;
         } else if (has_duplicate(root, &oom)) {
             st = oom ? JSON_NO_MEMORY : JSON_DUPLICATE_KEY;

@@ -43,13 +43,8 @@ void log_format_time(char out[32])
     snprintf(out + n, 32 - n, ".%03ldZ", ts.tv_nsec / 1000000);
 }
 
-static void emit(struct buf *b)
+static void write_all(const char *p, size_t left)
 {
-    if (!b->data)
-        return;
-    buf_append(b, "\n", 1);
-    const char *p = b->data;
-    size_t left = b->len;
     while (left > 0) {
         ssize_t n = write(STDERR_FILENO, p, left);
         if (n <= 0)
@@ -57,6 +52,22 @@ static void emit(struct buf *b)
         p += n;
         left -= (size_t)n;
     }
+}
+
+/* Writes the line, or when it could not be built (rc != 0: too long for
+ * its buffer, or out of memory) a fixed line that says so. */
+static void emit(struct buf *b, int rc, const char *now)
+{
+    if (rc == 0 && b->data && buf_append(b, "\n", 1) == 0) {
+        write_all(b->data, b->len);
+        return;
+    }
+    char line[128];
+    int n = snprintf(line, sizeof line,
+                     "{\"time\":\"%s\",\"level\":\"error\",\"msg\":\"log line dropped "
+                     "(too long or out of memory)\"}\n", now);
+    if (n > 0)
+        write_all(line, (size_t)n < sizeof line ? (size_t)n : sizeof line - 1);
 }
 
 void log_msg(enum log_level level, const char *request_id, const char *fmt, ...)
@@ -72,16 +83,16 @@ void log_msg(enum log_level level, const char *request_id, const char *fmt, ...)
     char now[32];
     log_format_time(now);
     struct buf b;
-    buf_init(&b, 8192);
-    buf_printf(&b, "{\"time\":\"%s\",\"level\":\"%s\"", now, level_names[level]);
+    buf_init(&b, 16384); /* msg (2048) escaped, 6 bytes a byte at worst */
+    int rc = buf_printf(&b, "{\"time\":\"%s\",\"level\":\"%s\"", now, level_names[level]);
     if (request_id) {
-        buf_puts(&b, ",\"request_id\":");
-        buf_json_string(&b, request_id);
+        rc |= buf_puts(&b, ",\"request_id\":");
+        rc |= buf_json_string(&b, request_id);
     }
-    buf_puts(&b, ",\"msg\":");
-    buf_json_string(&b, msg);
-    buf_puts(&b, "}");
-    emit(&b);
+    rc |= buf_puts(&b, ",\"msg\":");
+    rc |= buf_json_string(&b, msg);
+    rc |= buf_puts(&b, "}");
+    emit(&b, rc, now);
     buf_free(&b);
 }
 
@@ -92,19 +103,19 @@ void log_access(const struct access_log_entry *e)
     char now[32];
     log_format_time(now);
     struct buf b;
-    buf_init(&b, 8192);
-    buf_printf(&b, "{\"time\":\"%s\",\"level\":\"info\",\"msg\":\"request\",\"request_id\":", now);
-    buf_json_string(&b, e->request_id ? e->request_id : "");
-    buf_puts(&b, ",\"method\":");
-    buf_json_string(&b, e->method ? e->method : "");
-    buf_puts(&b, ",\"route\":");
-    buf_json_string(&b, e->route ? e->route : "");
-    buf_puts(&b, ",\"path\":");
-    buf_json_string(&b, e->path ? e->path : "");
-    buf_puts(&b, ",\"remote_addr\":");
-    buf_json_string(&b, e->remote_addr ? e->remote_addr : "");
-    buf_printf(&b, ",\"status\":%d,\"duration_ms\":%.3f,\"bytes\":%lld}", e->status,
-               e->duration_ms, e->bytes_out);
-    emit(&b);
+    buf_init(&b, 128u << 10); /* the head is <= 16 KiB (max_request_size), escaped 6x at worst */
+    int rc = buf_printf(&b, "{\"time\":\"%s\",\"level\":\"info\",\"msg\":\"request\",\"request_id\":", now);
+    rc |= buf_json_string(&b, e->request_id ? e->request_id : "");
+    rc |= buf_puts(&b, ",\"method\":");
+    rc |= buf_json_string(&b, e->method ? e->method : "");
+    rc |= buf_puts(&b, ",\"route\":");
+    rc |= buf_json_string(&b, e->route ? e->route : "");
+    rc |= buf_puts(&b, ",\"path\":");
+    rc |= buf_json_string(&b, e->path ? e->path : "");
+    rc |= buf_puts(&b, ",\"remote_addr\":");
+    rc |= buf_json_string(&b, e->remote_addr ? e->remote_addr : "");
+    rc |= buf_printf(&b, ",\"status\":%d,\"duration_ms\":%.3f,\"bytes\":%lld}", e->status,
+                     e->duration_ms, e->bytes_out);
+    emit(&b, rc, now);
     buf_free(&b);
 }

@@ -20,13 +20,13 @@ enum body_result body_read_all(body_read_fn fn, void *ctx, long long content_len
             return BODY_IO_ERROR;
         if ((long long)(out->len + (size_t)n) > max)
             return BODY_TOO_LARGE;
-        if (buf_append(out, chunk, (size_t)n))
-            return BODY_TOO_LARGE;
+        if (buf_append(out, chunk, (size_t)n)) /* within max: out of memory */
+            return BODY_NO_MEMORY;
     }
     if (content_length >= 0 && (long long)out->len != content_length)
         return BODY_IO_ERROR; /* the client went away before sending it all */
     if (!out->data && buf_append(out, "", 0))
-        return BODY_IO_ERROR;
+        return BODY_NO_MEMORY;
     return BODY_OK;
 }
 

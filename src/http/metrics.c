@@ -77,14 +77,13 @@ void metrics_observe(size_t route_idx, int status, double seconds)
     atomic_fetch_add(&s->sum_us, (long long)(seconds * 1e6));
 }
 
-static void route_labels(struct buf *out, const struct router *rt, size_t i)
+static int route_labels(struct buf *out, const struct router *rt, size_t i)
 {
     if (i < n_routes) {
         const struct route *r = router_at(rt, i);
-        buf_printf(out, "method=\"%s\",route=\"%s\"", r->method, r->pattern);
-    } else {
-        buf_puts(out, "method=\"\",route=\"unmatched\"");
+        return buf_printf(out, "method=\"%s\",route=\"%s\"", r->method, r->pattern);
     }
+    return buf_puts(out, "method=\"\",route=\"unmatched\"");
 }
 
 int metrics_render(struct buf *out, const struct router *rt,
@@ -92,22 +91,23 @@ int metrics_render(struct buf *out, const struct router *rt,
 {
     if (!stats)
         return -1;
-    buf_puts(out, "# HELP rectify_http_requests_total HTTP requests by route and status.\n"
+    int rc = 0;
+    rc |= buf_puts(out, "# HELP rectify_http_requests_total HTTP requests by route and status.\n"
                   "# TYPE rectify_http_requests_total counter\n");
     for (size_t i = 0; i <= n_routes; i++) {
         for (size_t k = 0; k < N_SLOTS; k++) {
             long long v = atomic_load(&stats[i].by_status[k]);
             if (!v)
                 continue;
-            buf_puts(out, "rectify_http_requests_total{");
-            route_labels(out, rt, i);
+            rc |= buf_puts(out, "rectify_http_requests_total{");
+            rc |= route_labels(out, rt, i);
             if (k < N_STATUS)
-                buf_printf(out, ",status=\"%d\"} %lld\n", tracked_status[k], v);
+                rc |= buf_printf(out, ",status=\"%d\"} %lld\n", tracked_status[k], v);
             else
-                buf_printf(out, ",status=\"%zuxx\"} %lld\n", k - N_STATUS + 1, v);
+                rc |= buf_printf(out, ",status=\"%zuxx\"} %lld\n", k - N_STATUS + 1, v);
         }
     }
-    buf_puts(out, "# HELP rectify_http_request_duration_seconds Time from request to response.\n"
+    rc |= buf_puts(out, "# HELP rectify_http_request_duration_seconds Time from request to response.\n"
                   "# TYPE rectify_http_request_duration_seconds histogram\n");
     for (size_t i = 0; i <= n_routes; i++) {
         long long count = atomic_load(&stats[i].count);
@@ -116,27 +116,27 @@ int metrics_render(struct buf *out, const struct router *rt,
         long long cum = 0;
         for (size_t b = 0; b <= N_BUCKETS; b++) {
             cum += atomic_load(&stats[i].bucket[b]);
-            buf_puts(out, "rectify_http_request_duration_seconds_bucket{");
-            route_labels(out, rt, i);
+            rc |= buf_puts(out, "rectify_http_request_duration_seconds_bucket{");
+            rc |= route_labels(out, rt, i);
             if (b < N_BUCKETS)
-                buf_printf(out, ",le=\"%g\"} %lld\n", buckets[b], cum);
+                rc |= buf_printf(out, ",le=\"%g\"} %lld\n", buckets[b], cum);
             else
-                buf_printf(out, ",le=\"+Inf\"} %lld\n", cum);
+                rc |= buf_printf(out, ",le=\"+Inf\"} %lld\n", cum);
         }
-        buf_puts(out, "rectify_http_request_duration_seconds_sum{");
-        route_labels(out, rt, i);
-        buf_printf(out, "} %.6f\n", (double)atomic_load(&stats[i].sum_us) / 1e6);
-        buf_puts(out, "rectify_http_request_duration_seconds_count{");
-        route_labels(out, rt, i);
-        buf_printf(out, "} %lld\n", count);
+        rc |= buf_puts(out, "rectify_http_request_duration_seconds_sum{");
+        rc |= route_labels(out, rt, i);
+        rc |= buf_printf(out, "} %.6f\n", (double)atomic_load(&stats[i].sum_us) / 1e6);
+        rc |= buf_puts(out, "rectify_http_request_duration_seconds_count{");
+        rc |= route_labels(out, rt, i);
+        rc |= buf_printf(out, "} %lld\n", count);
     }
-    buf_printf(out,
+    rc |= buf_printf(out,
                "# HELP rectify_http_requests_in_flight Requests being handled now.\n"
                "# TYPE rectify_http_requests_in_flight gauge\n"
                "rectify_http_requests_in_flight %d\n",
                atomic_load(&in_flight));
     if (pool)
-        buf_printf(out,
+        rc |= buf_printf(out,
                    "# HELP rectify_db_pool_connections Database connections in the pool.\n"
                    "# TYPE rectify_db_pool_connections gauge\n"
                    "rectify_db_pool_connections %d\n"
@@ -147,10 +147,10 @@ int metrics_render(struct buf *out, const struct router *rt,
                    "# TYPE rectify_db_pool_waiting gauge\n"
                    "rectify_db_pool_waiting %d\n",
                    pool->size, pool->in_use, pool->waiting);
-    buf_puts(out, "# HELP rectify_db_errors_total Database errors by kind.\n"
+    rc |= buf_puts(out, "# HELP rectify_db_errors_total Database errors by kind.\n"
                   "# TYPE rectify_db_errors_total counter\n");
     for (int k = 0; k < DB_ERR_KINDS; k++)
-        buf_printf(out, "rectify_db_errors_total{kind=\"%s\"} %lld\n", db_error_names[k],
+        rc |= buf_printf(out, "rectify_db_errors_total{kind=\"%s\"} %lld\n", db_error_names[k],
                    atomic_load(&db_errors[k]));
-    return 0;
+    return rc ? -1 : 0;
 }

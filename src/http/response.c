@@ -97,7 +97,7 @@ void reply_header(struct req *r, const char *name, const char *value)
  * write per response is also the fastest. */
 /* Status line and headers, without the blank line that ends them. len < 0
  * means a chunked body. */
-static void build_head(struct req *r, struct buf *b, int status, const char *content_type,
+static int build_head(struct req *r, struct buf *b, int status, const char *content_type,
                        long long len)
 {
     char date[64];
@@ -106,30 +106,31 @@ static void build_head(struct req *r, struct buf *b, int status, const char *con
     gmtime_r(&now, &tm);
     strftime(date, sizeof date, "%a, %d %b %Y %H:%M:%S GMT", &tm);
 
-    buf_printf(b,
+    int rc = buf_printf(b,
                "HTTP/1.1 %d %s\r\nDate: %s\r\nX-Request-Id: %s\r\n"
                "X-Content-Type-Options: nosniff\r\nCache-Control: no-store\r\n",
                status, http_status_title(status), date, r->request_id);
     if (len >= 0)
-        buf_printf(b, "Content-Length: %lld\r\n", len);
+        rc |= buf_printf(b, "Content-Length: %lld\r\n", len);
     else
-        buf_puts(b, "Transfer-Encoding: chunked\r\n");
+        rc |= buf_puts(b, "Transfer-Encoding: chunked\r\n");
     if (content_type)
-        buf_printf(b, "Content-Type: %s\r\n", content_type);
+        rc |= buf_printf(b, "Content-Type: %s\r\n", content_type);
     if (r->cors_origin)
-        buf_printf(b,
+        rc |= buf_printf(b,
                    "Access-Control-Allow-Origin: %s\r\nVary: Origin\r\n"
                    "Access-Control-Expose-Headers: X-Request-Id, ETag, Location, "
                    "Retry-After, Allow\r\n",
                    r->cors_origin);
     const char *conn_hdr = req_header(r, "Connection");
     if (r->close_connection)
-        buf_puts(b, "Connection: close\r\n");
+        rc |= buf_puts(b, "Connection: close\r\n");
     else if (conn_hdr && strcasecmp(conn_hdr, "keep-alive") == 0)
-        buf_puts(b, "Connection: keep-alive\r\n");
+        rc |= buf_puts(b, "Connection: keep-alive\r\n");
     for (struct resp_header *h = r->headers; h; h = h->next)
-        buf_printf(b, "%s: %s\r\n", h->name, h->value);
-    buf_puts(b, "\r\n");
+        rc |= buf_printf(b, "%s: %s\r\n", h->name, h->value);
+    rc |= buf_puts(b, "\r\n");
+    return rc;
 }
 
 static bool answer_once(struct req *r, int status)
@@ -143,17 +144,60 @@ static bool answer_once(struct req *r, int status)
     return true;
 }
 
+/* The answer when not even the head of the real one can be built: a 503
+ * problem formatted on the stack (no allocation), then the connection closes. */
+static void send_no_memory(struct req *r)
+{
+    char body[320], head[320];
+    int bn = snprintf(body, sizeof body,
+                      "{\"type\":\"" PROBLEM_TYPE_BASE "service_unavailable\","
+                      "\"title\":\"Service Unavailable\",\"status\":503,"
+                      "\"code\":\"service_unavailable\",\"detail\":\"Out of memory.\","
+                      "\"request_id\":\"%s\"}", r->request_id);
+    if (bn < 0 || (size_t)bn >= sizeof body)
+        bn = 0;
+    int hn = snprintf(head, sizeof head,
+                      "HTTP/1.1 503 Service Unavailable\r\nX-Request-Id: %s\r\n"
+                      "Content-Type: application/problem+json\r\nContent-Length: %d\r\n"
+                      "Cache-Control: no-store\r\nConnection: close\r\n\r\n",
+                      r->request_id, bn);
+    r->status = 503;
+    r->close_connection = true;
+    mg_disable_connection_keep_alive(r->conn);
+    if (hn > 0 && (size_t)hn < sizeof head && mg_write(r->conn, head, (size_t)hn) >= 0 &&
+        strcmp(r->method, "HEAD") != 0)
+        mg_write(r->conn, body, (size_t)bn);
+    r->bytes_out = bn;
+}
+
+#define HEAD_MAX (64u << 10) /* status line and headers */
+
 static void send_response(struct req *r, int status, const char *content_type,
                           const void *body, size_t len)
 {
     if (!answer_once(r, status))
         return;
+    if (status >= 400 && status < 500 && r->arena && arena_failed(r->arena)) {
+        /* e.g. req_query answered NULL (absent) for want of memory: the
+         * client's request may be fine, so not 4xx but 503, retry */
+        log_msg(LOG_WARN, r->request_id, "answering 503, not %d: memory ran out", status);
+        send_no_memory(r);
+        return;
+    }
     struct buf b;
-    buf_init(&b, 0);
-    build_head(r, &b, status, content_type, (long long)len);
-    if (len && strcmp(r->method, "HEAD") != 0)
-        buf_append(&b, body, len);
-    if (b.data && mg_write(r->conn, b.data, b.len) < 0)
+    buf_init(&b, HEAD_MAX + len);
+    if (build_head(r, &b, status, content_type, (long long)len) || !b.data) {
+        buf_free(&b);
+        send_no_memory(r);
+        return;
+    }
+    bool with_body = len && strcmp(r->method, "HEAD") != 0;
+    int wrote;
+    if (with_body && buf_append(&b, body, len) != 0) /* no room to copy: two writes */
+        wrote = mg_write(r->conn, b.data, b.len) < 0 ? -1 : mg_write(r->conn, body, len);
+    else
+        wrote = mg_write(r->conn, b.data, b.len);
+    if (wrote < 0)
         log_msg(LOG_INFO, r->request_id, "client went away before the response was sent");
     buf_free(&b);
     r->bytes_out = (long long)len;
@@ -165,9 +209,14 @@ void reply_stream_begin(struct req *r, int status, const char *content_type)
         return;
     r->streaming = true;
     struct buf b;
-    buf_init(&b, 0);
-    build_head(r, &b, status, content_type, -1);
-    if (b.data && mg_write(r->conn, b.data, b.len) < 0)
+    buf_init(&b, HEAD_MAX);
+    if (build_head(r, &b, status, content_type, -1) || !b.data) {
+        buf_free(&b);
+        r->streaming = false; /* producers see -1 from reply_stream_write and stop */
+        send_no_memory(r);
+        return;
+    }
+    if (mg_write(r->conn, b.data, b.len) < 0)
         r->streaming = false;
     if (strcmp(r->method, "HEAD") == 0)
         r->streaming = false; /* the head is all a HEAD gets: producers stop */

@@ -177,7 +177,7 @@ enum router_result router_match(const struct router *rt, const char *method,
     if (n < 0)
         return ROUTER_NOT_FOUND;
 
-    bool path_known = false, bad_param = false;
+    bool path_known = false, bad_param = false, no_memory = false;
     size_t allow_len = 0;
     int best_literals = -1;
     for (size_t i = 0; i < rt->n; i++) {
@@ -217,6 +217,7 @@ enum router_result router_match(const struct router *rt, const char *method,
             if (!s->is_param)
                 continue;
             char *v = arena_alloc(arena, len[k] + 1);
+            no_memory |= !v;
             long vl = v ? url_decode(seg[k], len[k], v, false) : -1;
             if (vl < 0 || (size_t)vl != strlen(v) || strchr(v, '/') ||
                 nparams == ROUTER_MAX_PARAMS) {
@@ -236,6 +237,8 @@ enum router_result router_match(const struct router *rt, const char *method,
     }
     if (m->route)
         return ROUTER_MATCH;
+    if (no_memory)
+        return ROUTER_NO_MEMORY;
     return path_known && !bad_param ? ROUTER_METHOD_NOT_ALLOWED : ROUTER_NOT_FOUND;
 }
 

@@ -9,6 +9,7 @@
 #include "rectify/log.h"
 #include "rectify/metrics.h"
 #include "rectify/router.h"
+#include "rectify/torture.h"
 
 #include <cJSON.h>
 #include <civetweb.h>
@@ -133,13 +134,18 @@ static bool body_or_reply(struct req *r, const struct mg_request_info *ri,
         if (br == BODY_TOO_LARGE)
             reply_problem(r, 413, "payload_too_large", "The body exceeds the limit of %lld bytes.",
                           cfg->max_body);
+        else if (br == BODY_NO_MEMORY)
+            reply_problem(r, 503, "service_unavailable", "Out of memory.");
         else
             reply_problem(r, 400, "incomplete_body", "The request body ended early.");
         return false;
     }
+    if (arena_defer(r->arena, free, b.data)) { /* b.data is freed */
+        reply_problem(r, 503, "service_unavailable", "Out of memory.");
+        return false;
+    }
     r->body_len = b.len;
     r->body = b.data;
-    arena_defer(r->arena, free, b.data);
 
     cJSON *json;
     size_t at = 0;
@@ -149,7 +155,10 @@ static bool body_or_reply(struct req *r, const struct mg_request_info *ri,
                       "The body %s (near byte %zu).", json_status_message(st), at);
         return false;
     }
-    arena_defer(r->arena, delete_json, json);
+    if (arena_defer(r->arena, delete_json, json)) { /* json is deleted */
+        reply_problem(r, 503, "service_unavailable", "Out of memory.");
+        return false;
+    }
     r->json = json;
     return true;
 }
@@ -190,6 +199,10 @@ static void dispatch(struct server *s, struct req *r, const struct mg_request_in
     /* HEAD is GET without the body (the response writer drops it). */
     const char *method = strcmp(r->method, "HEAD") == 0 ? "GET" : r->method;
     enum router_result rr = router_match(h->router, method, r->path, r->arena, &r->match);
+    if (rr == ROUTER_NO_MEMORY) {
+        reply_problem(r, 503, "service_unavailable", "Out of memory.");
+        return;
+    }
     if (cors_preflight(r, h->cfg, rr))
         return;
     if (rr == ROUTER_NOT_FOUND) {
@@ -229,6 +242,7 @@ static int begin_request(struct mg_connection *conn)
     if (!atomic_flag_test_and_set(&stack_logged))
         log_msg(LOG_INFO, NULL, "HTTP worker stack: %zu KiB", own_stack_size() / 1024);
 
+    torture_begin(mg_get_header(conn, "X-Rectify-Torture")); /* torture builds only */
     struct req r;
     memset(&r, 0, sizeof r);
     r.conn = conn;
@@ -255,6 +269,7 @@ static int begin_request(struct mg_connection *conn)
         mg_response_header_add(conn, "Content-Length", "43", -1);
         mg_response_header_send(conn);
         mg_write(conn, body, sizeof body - 1);
+        torture_end(r.request_id);
         metrics_in_flight(-1);
         atomic_fetch_sub(&s->in_flight, 1);
         return 503;
@@ -279,6 +294,7 @@ static int begin_request(struct mg_connection *conn)
     log_access(&e);
     int status = r.status ? r.status : 500;
     arena_free(r.arena);
+    torture_end(r.request_id);
     metrics_in_flight(-1);
     atomic_fetch_sub(&s->in_flight, 1);
     return status;

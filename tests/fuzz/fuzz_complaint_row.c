@@ -107,7 +107,8 @@ static void one(const uint8_t *data, size_t size)
         } else if (fmt == IMPORT_NDJSON) {
             ndjson_feed(im, body + at, n);
         } else {
-            buf_append(&whole, body + at, n);
+            if (buf_append(&whole, body + at, n))
+                abort();
         }
     }
     if (!im->stopped) {
@@ -143,10 +144,13 @@ static void one(const uint8_t *data, size_t size)
         check_rows(&im->b->rows);
     struct buf res;
     buf_init(&res, 0);
-    buf_puts(&res, "[");
+    if (buf_puts(&res, "["))
+        abort();
     if (im->results.data)
-        buf_append(&res, im->results.data, im->results.len);
-    buf_puts(&res, "]");
+        if (buf_append(&res, im->results.data, im->results.len))
+            abort();
+    if (buf_puts(&res, "]"))
+        abort();
     if (!res.data)
         abort();
     check_json_array(res.data, res.len, im->nresults);

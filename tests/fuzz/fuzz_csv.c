@@ -21,12 +21,15 @@ static int on_record(void *ctx, const struct csv_record *rec)
     struct sink *s = ctx;
     struct csv_writer w;
     csv_writer_init(&w, &s->written, 0);
-    buf_printf(&s->text, "%zu:", rec->nfields);
+    if (buf_printf(&s->text, "%zu:", rec->nfields))
+        abort();
     for (size_t i = 0; i < rec->nfields; i++) {
         if (strlen(rec->fields[i]) != rec->lens[i])
             abort();
-        buf_printf(&s->text, "%zu:", rec->lens[i]);
-        buf_append(&s->text, rec->fields[i], rec->lens[i]);
+        if (buf_printf(&s->text, "%zu:", rec->lens[i]))
+            abort();
+        if (buf_append(&s->text, rec->fields[i], rec->lens[i]))
+            abort();
         csv_write_field(&w, rec->fields[i], rec->lens[i], 0);
     }
     csv_write_eol(&w);
@@ -40,8 +43,10 @@ static enum csv_status parse(const uint8_t *data, size_t size, size_t step,
                               .flags = CSV_KEEP_BLANK_LINES};
     buf_init(&s->text, 0);
     buf_init(&s->written, 0);
-    buf_puts(&s->text, "");
-    buf_puts(&s->written, "");
+    if (buf_puts(&s->text, ""))
+        abort();
+    if (buf_puts(&s->written, ""))
+        abort();
     struct csv_reader *r = csv_reader_new(&opt, on_record, s);
     enum csv_status st = CSV_OK;
     for (size_t at = 0; at < size && st == CSV_OK; at += step)

@@ -74,7 +74,8 @@ static void one(const uint8_t *data, size_t size)
         } else if (fmt == IMPORT_NDJSON) {
             ndjson_feed(im, body + at, n);
         } else {
-            buf_append(&whole, body + at, n);
+            if (buf_append(&whole, body + at, n))
+                abort();
         }
     }
     if (!im->stopped) {
@@ -108,10 +109,13 @@ static void one(const uint8_t *data, size_t size)
     }
     struct buf f;
     buf_init(&f, 0);
-    buf_puts(&f, "[");
+    if (buf_puts(&f, "["))
+        abort();
     if (im->failures.data)
-        buf_append(&f, im->failures.data, im->failures.len);
-    buf_puts(&f, "]");
+        if (buf_append(&f, im->failures.data, im->failures.len))
+            abort();
+    if (buf_puts(&f, "]"))
+        abort();
     if (!f.data || array_size(f.data, f.len) != im->nfailures)
         abort();
     buf_free(&f);

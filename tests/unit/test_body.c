@@ -104,7 +104,7 @@ int main(void)
     CHECK_STR(arena_printf(a, "%s-%d", "x", 7), "x-7");
     CHECK_STR(p, "hello"); /* untouched by the large block */
     buf_init(&b, 0);
-    buf_puts(&b, "owned");
+    CHECK_INT(buf_puts(&b, "owned"), 0);
     CHECK_INT(arena_defer(a, free, buf_detach(&b)), 0);
     CHECK_INT(arena_defer(a, free, NULL), 0);
     arena_free(a);

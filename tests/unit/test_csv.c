@@ -19,15 +19,15 @@ struct out {
 static int collect(void *ctx, const struct csv_record *rec)
 {
     struct out *o = ctx;
-    buf_printf(&o->b, "%llu:", rec->line);
+    CHECK(buf_printf(&o->b, "%llu:", rec->line) == 0);
     for (size_t i = 0; i < rec->nfields; i++) {
         if (i)
-            buf_append(&o->b, "|", 1);
-        buf_append(&o->b, rec->fields[i], rec->lens[i]);
+            CHECK(buf_append(&o->b, "|", 1) == 0);
+        CHECK(buf_append(&o->b, rec->fields[i], rec->lens[i]) == 0);
         if (strlen(rec->fields[i]) != rec->lens[i])
-            buf_puts(&o->b, "<LEN MISMATCH>");
+            CHECK(buf_puts(&o->b, "<LEN MISMATCH>") == 0);
     }
-    buf_append(&o->b, "\n", 1);
+    CHECK(buf_append(&o->b, "\n", 1) == 0);
     o->seen++;
     return o->stop_after && o->seen >= o->stop_after;
 }
@@ -100,7 +100,7 @@ static char *run(const struct tcase *t, size_t len, const size_t *cuts, size_t n
 {
     struct out o = {.stop_after = 0};
     buf_init(&o.b, 0);
-    buf_puts(&o.b, "");
+    CHECK(buf_puts(&o.b, "") == 0);
     struct csv_reader *r = csv_reader_new(&t->opt, collect, &o);
     size_t from = 0;
     enum csv_status s = CSV_OK;
@@ -242,13 +242,13 @@ static void writer_roundtrip(const char *const *fields, size_t n, unsigned flags
         CHECK_INT(csv_finish(r), CSV_OK);
         struct buf expect;
         buf_init(&expect, 0);
-        buf_puts(&expect, "1:");
+        CHECK(buf_puts(&expect, "1:") == 0);
         for (size_t i = 0; i < n; i++) {
             if (i)
-                buf_puts(&expect, "|");
-            buf_puts(&expect, fields[i] ? fields[i] : "");
+                CHECK(buf_puts(&expect, "|") == 0);
+            CHECK(buf_puts(&expect, fields[i] ? fields[i] : "") == 0);
         }
-        buf_puts(&expect, "\n");
+        CHECK(buf_puts(&expect, "\n") == 0);
         CHECK_STR(o.b.data, expect.data);
         buf_free(&expect);
         csv_reader_free(r);
