@@ -25,6 +25,7 @@
 #include <unistd.h>
 
 #define EXIT_USAGE 2
+#define EXIT_DRAIN_CUT 3 /* SIGTERM: the drain timeout cut running requests */
 
 static void usage(FILE *out)
 {
@@ -83,19 +84,39 @@ static int cmd_routes(void)
     return 0;
 }
 
+/* One request the drain timeout cuts: its id, method, path (no query
+ * string, which may carry secrets) and how long it ran. */
+static void log_cut(const struct server_request *rq, void *ctx)
+{
+    (void)ctx;
+    log_msg(LOG_ERROR, rq->request_id, "drain timeout: cutting %s %s after %.0f ms",
+            rq->method, rq->path, rq->seconds * 1000.0);
+}
+
 /* Graceful shutdown: refuse new requests, let the running ones finish (up
- * to timeout_ms), then stop the server. Returns false on timeout. */
-static bool drain(struct server *server, int timeout_ms)
+ * to timeout_ms), then stop the server. On timeout, logs every request still
+ * running and returns how many there are (the server is left running: its
+ * workers are still inside those requests); 0 once stopped. */
+static int drain(struct server *server, int timeout_ms)
 {
     server_begin_drain(server);
     struct timespec tick = {0, 10 * 1000000L};
     for (int waited = 0; server_in_flight(server) > 0; waited += 10) {
-        if (waited >= timeout_ms)
-            return false;
+        if (waited >= timeout_ms) {
+            int cut = server_each_in_flight(server, log_cut, NULL);
+            if (cut > 0)
+                return cut;
+            /* Counted but not listed: requests between their first and
+             * last steps, over in microseconds; a little longer, then give
+             * up without names. */
+            int left = server_in_flight(server);
+            if (waited >= timeout_ms + 1000 && left > 0)
+                return left;
+        }
         nanosleep(&tick, NULL);
     }
     server_stop(server);
-    return true;
+    return 0;
 }
 
 /* Two connections per core: more backends than that only queue on the CPUs
@@ -200,9 +221,14 @@ static int cmd_serve(int argc, char **argv)
     sigwait(&sigs, &sig);
     log_info("received %s: draining (up to %d ms)", sig == SIGTERM ? "SIGTERM" : "SIGINT",
              cfg.drain_timeout_ms);
-    if (!drain(server, cfg.drain_timeout_ms)) {
-        log_warn("drain timeout: exiting with requests still in flight");
-        _exit(0);
+    int cut = drain(server, cfg.drain_timeout_ms);
+    if (cut > 0) {
+        /* Non-zero, so a supervisor sees that requests were lost. _exit:
+         * the workers are still inside those requests, nothing may be freed
+         * under them (the log is written with write(2), nothing is buffered). */
+        log_error("drain timeout (%d ms): exiting with status %d, %d request%s cut",
+                  cfg.drain_timeout_ms, EXIT_DRAIN_CUT, cut, cut == 1 ? "" : "s");
+        _exit(EXIT_DRAIN_CUT);
     }
     log_info("stopped");
     status = 0;

@@ -34,6 +34,18 @@ struct server *server_start(const struct server_hooks *hooks, char *err, size_t 
 void server_begin_drain(struct server *s);
 /* Requests being handled right now. */
 int server_in_flight(const struct server *s);
+/* One request being handled: what server_each_in_flight shows of it. The
+ * path is the raw one without the query string (which may carry secrets). */
+struct server_request {
+    const char *request_id, *method, *path;
+    double seconds; /* running for */
+};
+/* Calls fn(rq, ctx) for every request being handled right now (the drain
+ * timeout logs the ones it cuts); returns how many. fn runs under the lock
+ * that requests take to start and end: keep it short; rq's strings are
+ * valid only during the call. */
+int server_each_in_flight(struct server *s, void (*fn)(const struct server_request *, void *),
+                          void *ctx);
 /* Closes the listener and every connection, frees the server. CivetWeb drops
  * responses written after this starts: drain first. */
 void server_stop(struct server *s);

@@ -38,6 +38,13 @@ struct sniff_result {
 
 struct sniff_result sniff_content(const unsigned char *data, size_t len);
 
+/* The file extensions (lower case, without the dot) a stored name of an
+ * accepted type may end in, NULL-terminated, the canonical one first (the
+ * `ext` sniff_content gives): {"jpg", "jpeg", "jpe", "jfif", NULL} for
+ * image/jpeg, exactly one for every other type. NULL for a type that is not
+ * accepted. */
+const char *const *sniff_type_extensions(const char *type);
+
 /* The declared Content-Type, normalised into out: lower case, parameters
  * dropped, aliases mapped (image/jpg -> image/jpeg, application/x-pdf ->
  * application/pdf, ...). "" when nothing useful was declared (absent,

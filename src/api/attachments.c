@@ -10,7 +10,9 @@
  * buffer capped at RECTIFY_MAX_UPLOAD (413 for chunked bodies that grow past
  * it), hashed (SHA-256) as it arrives, sniffed (415 when the content is not
  * an accepted type or disagrees with the declared one), and stored with the
- * bytes as one binary parameter (no hex doubling).
+ * bytes as one binary parameter (no hex doubling). The stored name is the
+ * sent one sanitised, with the extension of the sniffed type (a PDF sent as
+ * "x.exe" is "x.pdf"; docs/attachments.md).
  *
  * Memory: an upload holds its body (≤ RECTIFY_MAX_UPLOAD) once in this
  * process and once in libpq's output buffer while it is sent. A download
@@ -78,17 +80,17 @@ static void reply_too_large(struct req *r, long long max)
                   "The file exceeds the upload limit of %lld bytes.", max);
 }
 
-/* The file name from Content-Disposition, sanitised; NULL when the request
- * has been answered. A missing header (or one without a filename) gives ""
- * and the name is made from the sniffed type later. */
+/* The file name from Content-Disposition, as sent (named_for_type cleans it
+ * once the type is known); NULL when the request has been answered. A
+ * missing header (or one without a filename) gives "". */
 static const char *filename_or_reply(struct req *r)
 {
     const char *cd = req_header(r, "Content-Disposition");
     if (!cd)
         return "";
     size_t n = strlen(cd) + 1;
-    char *raw = arena_alloc(r->arena, n), *clean = arena_alloc(r->arena, n);
-    if (!raw || !clean) {
+    char *raw = arena_alloc(r->arena, n);
+    if (!raw) {
         reply_problem(r, 500, "internal_error", "Out of memory.");
         return NULL;
     }
@@ -99,8 +101,26 @@ static const char *filename_or_reply(struct req *r)
         reply_invalid_header(r, "Content-Disposition", disposition_status_text(st));
         return NULL;
     }
-    filename_sanitize(raw, clean, n, FILENAME_MAX_CHARS);
-    return clean; /* "" when nothing usable was left, e.g. "../" */
+    return raw;
+}
+
+/* The name as stored and served: sanitised (no path, control or invisible
+ * characters; a no-op for a name stored by create_attachment) and with the
+ * extension of the sniffed type (filename_with_extension): "x.exe" holding
+ * a PDF is "x.pdf", a name without an extension gets one, "" and "../" are
+ * "attachment.<ext>". NULL when out of memory. */
+static const char *named_for_type(struct req *r, const char *name, const char *type)
+{
+    const char *const *exts = sniff_type_extensions(type);
+    size_t n = strlen(name) + 32;
+    char *clean = arena_alloc(r->arena, n), *out = arena_alloc(r->arena, n);
+    if (!clean || !out)
+        return NULL;
+    filename_sanitize(name, clean, n, FILENAME_MAX_CHARS);
+    if (!exts)
+        return *clean ? clean : "attachment";
+    filename_with_extension(clean, exts, out, n, FILENAME_MAX_CHARS);
+    return out;
 }
 
 static void sha256_hex(crypto_hash_sha256_state *st, char hex[65])
@@ -174,8 +194,11 @@ static void create_attachment(struct req *r)
                       "The content is %s but was declared as %s.", t.type, declared);
         return;
     }
-    if (!*filename)
-        filename = arena_printf(r->arena, "attachment.%s", t.ext);
+    filename = named_for_type(r, filename, t.type);
+    if (!filename) {
+        reply_problem(r, 503, "service_unavailable", "Out of memory.");
+        return;
+    }
 
     char hex[65], size[24];
     sha256_hex(&hash, hex);
@@ -255,9 +278,12 @@ static void download(struct req *r)
         reply_empty(r, 304);
         return;
     }
+    /* Names stored before the extension followed the content keep their
+     * `filename` in the metadata, but are served corrected. */
+    const char *name = named_for_type(r, PQgetvalue(m, 0, 2), PQgetvalue(m, 0, 1));
     struct buf cd;
     buf_init(&cd, 4096);
-    if (disposition_build(&cd, PQgetvalue(m, 0, 2)) == 0)
+    if (name && disposition_build(&cd, name) == 0)
         reply_header(r, "Content-Disposition", cd.data);
     buf_free(&cd);
 

@@ -231,6 +231,34 @@ struct sniff_result sniff_content(const unsigned char *d, size_t len)
                    "Word, Excel, PowerPoint)");
 }
 
+/* --- file extensions ------------------------------------------------------------ */
+
+static const char *const ext_jpeg[] = {"jpg", "jpeg", "jpe", "jfif", NULL};
+static const char *const ext_png[] = {"png", NULL}, *const ext_gif[] = {"gif", NULL};
+static const char *const ext_webp[] = {"webp", NULL}, *const ext_pdf[] = {"pdf", NULL};
+static const char *const ext_ofd[] = {"ofd", NULL}, *const ext_docx[] = {"docx", NULL};
+static const char *const ext_xlsx[] = {"xlsx", NULL}, *const ext_pptx[] = {"pptx", NULL};
+static const char *const ext_doc[] = {"doc", NULL}, *const ext_xls[] = {"xls", NULL};
+static const char *const ext_ppt[] = {"ppt", NULL};
+
+static const struct {
+    const char *type;
+    const char *const *exts;
+} type_exts[] = {
+    {"image/jpeg", ext_jpeg}, {"image/png", ext_png},   {"image/gif", ext_gif},
+    {"image/webp", ext_webp}, {"application/pdf", ext_pdf}, {T_OFD, ext_ofd},
+    {T_DOCX, ext_docx},       {T_XLSX, ext_xlsx},       {T_PPTX, ext_pptx},
+    {T_DOC, ext_doc},         {T_XLS, ext_xls},         {T_PPT, ext_ppt},
+};
+
+const char *const *sniff_type_extensions(const char *type)
+{
+    for (size_t i = 0; type && i < sizeof type_exts / sizeof type_exts[0]; i++)
+        if (strcmp(type, type_exts[i].type) == 0)
+            return type_exts[i].exts;
+    return NULL;
+}
+
 /* --- declared types ---------------------------------------------------------- */
 
 static const struct {

@@ -225,13 +225,34 @@ const char *disposition_status_text(enum disposition_status st)
     return "Content-Disposition is malformed";
 }
 
+/* Characters a name loses: controls (C0, DEL, C1), and everything that is
+ * invisible yet changes what the reader sees, so a name could show one
+ * extension and carry another: Unicode's Default_Ignorable_Code_Point set
+ * (zero-width characters, bidi marks, embeddings, overrides and isolates,
+ * word joiner and invisible operators, soft hyphen, variation selectors,
+ * Hangul fillers, tags, BOM) plus the line and paragraph separators and the
+ * interlinear annotation characters. */
 static bool dropped(uint32_t cp)
 {
     return cp < 0x20 || cp == 0x7F || (cp >= 0x80 && cp <= 0x9F) ||
-           (cp >= 0x200B && cp <= 0x200F) ||  /* zero-width, LRM, RLM */
-           (cp >= 0x202A && cp <= 0x202E) ||  /* bidi embeddings and overrides */
-           (cp >= 0x2066 && cp <= 0x2069) ||  /* bidi isolates */
-           cp == 0xFEFF;
+           cp == 0x00AD ||                    /* soft hyphen */
+           cp == 0x034F ||                    /* combining grapheme joiner */
+           cp == 0x061C ||                    /* Arabic letter mark */
+           cp == 0x115F || cp == 0x1160 ||    /* Hangul choseong/jungseong fillers */
+           cp == 0x17B4 || cp == 0x17B5 ||    /* Khmer inherent vowels */
+           (cp >= 0x180B && cp <= 0x180F) ||  /* Mongolian variation selectors, MVS */
+           (cp >= 0x200B && cp <= 0x200F) ||  /* zero-width space/(non-)joiner, LRM, RLM */
+           (cp >= 0x2028 && cp <= 0x202E) ||  /* line/paragraph separators, bidi
+                                               * embeddings and overrides */
+           (cp >= 0x2060 && cp <= 0x206F) ||  /* word joiner, invisible operators,
+                                               * bidi isolates, deprecated formats */
+           cp == 0x3164 || cp == 0xFFA0 ||    /* Hangul fillers */
+           (cp >= 0xFE00 && cp <= 0xFE0F) ||  /* variation selectors */
+           cp == 0xFEFF ||                    /* BOM / zero-width no-break space */
+           (cp >= 0xFFF0 && cp <= 0xFFFB) ||  /* unassigned, interlinear annotation */
+           (cp >= 0x1BCA0 && cp <= 0x1BCA3) || /* shorthand format controls */
+           (cp >= 0x1D173 && cp <= 0x1D17A) || /* musical symbol format controls */
+           (cp >= 0xE0000 && cp <= 0xE0FFF);   /* tags, variation selectors supplement */
 }
 
 size_t filename_sanitize(const char *in, char *out, size_t n, size_t max_chars)
@@ -303,6 +324,77 @@ size_t filename_sanitize(const char *in, char *out, size_t n, size_t max_chars)
     o = cut + ext_bytes;
     out[o] = '\0';
     return o;
+}
+
+/* The extension of a name: what follows its last '.', when that is 1 to 16
+ * ASCII letters and digits with at least one letter and the dot is not the
+ * first character ("v1.2", "2024.11" and "报告.第一版" have none). NULL when
+ * there is none. */
+static const char *extension_of(const char *name)
+{
+    const char *dot = strrchr(name, '.');
+    if (!dot || dot == name)
+        return NULL;
+    size_t len = 0;
+    bool letter = false;
+    for (const char *p = dot + 1; *p; p++, len++) {
+        if ((unsigned char)*p >= 0x80 || !isalnum((unsigned char)*p))
+            return NULL;
+        letter |= isalpha((unsigned char)*p) != 0;
+    }
+    return len >= 1 && len <= 16 && letter ? dot + 1 : NULL;
+}
+
+static bool extension_allowed(const char *ext, const char *const *exts)
+{
+    for (; ext && *exts; exts++)
+        if (strcasecmp(ext, *exts) == 0)
+            return true;
+    return false;
+}
+
+size_t filename_with_extension(const char *in, const char *const *exts, char *out, size_t n,
+                               size_t max_chars)
+{
+    if (!n)
+        return 0;
+    out[0] = '\0';
+    size_t inlen = strlen(in);
+    if (!exts || !exts[0] || strlen(exts[0]) > 16 || n < inlen + 30)
+        return 0;
+    const char *ext = extension_of(in);
+    if (extension_allowed(ext, exts)) {
+        memcpy(out, in, inlen + 1);
+        return inlen;
+    }
+    /* The base name: without a wrong extension; when that leaves a name
+     * with a right one ("photo.jpg.exe"), the wrong one just goes. */
+    size_t blen = ext ? (size_t)(ext - 1 - in) : inlen;
+    memcpy(out, in, blen);
+    out[blen] = '\0';
+    if (ext && extension_allowed(extension_of(out), exts))
+        return blen;
+    /* Room for "." + the canonical extension within max_chars. */
+    size_t ext_chars = 1 + strlen(exts[0]);
+    size_t keep = max_chars > ext_chars ? max_chars - ext_chars : 1;
+    size_t cut = 0, seen = 0;
+    while (cut < blen && seen < keep) {
+        cut++;
+        while (cut < blen && ((unsigned char)out[cut] & 0xC0) == 0x80)
+            cut++;
+        seen++;
+    }
+    while (cut > 0 && (out[cut - 1] == ' ' || out[cut - 1] == '.'))
+        cut--;
+    if (cut == 0) {
+        memcpy(out, "attachment", 10);
+        cut = 10;
+    }
+    out[cut++] = '.';
+    for (const char *p = exts[0]; *p; p++)
+        out[cut++] = *p;
+    out[cut] = '\0';
+    return cut;
 }
 
 int disposition_build(struct buf *out, const char *filename)

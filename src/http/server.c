@@ -23,6 +23,14 @@
 #include <strings.h>
 #include <time.h>
 
+/* A request being handled, linked into server.running for
+ * server_each_in_flight; lives on its worker's stack. */
+struct running {
+    struct running *prev, *next;
+    const struct req *r;
+    double start;
+};
+
 struct server {
     struct mg_context *ctx;
     const struct server_hooks *hooks;
@@ -30,6 +38,8 @@ struct server {
     atomic_bool draining;
     atomic_int in_flight;
     struct proxy_list *proxies; /* RECTIFY_TRUSTED_PROXIES */
+    pthread_mutex_t running_lock;
+    struct running running; /* list head */
 };
 
 /* CivetWeb 1.15 as Debian builds it gives every worker thread a fixed
@@ -230,6 +240,14 @@ static void dispatch(struct server *s, struct req *r, const struct mg_request_in
     }
 }
 
+static void running_remove(struct server *s, struct running *me)
+{
+    pthread_mutex_lock(&s->running_lock);
+    me->prev->next = me->next;
+    me->next->prev = me->prev;
+    pthread_mutex_unlock(&s->running_lock);
+}
+
 static int begin_request(struct mg_connection *conn)
 {
     const struct mg_request_info *ri = mg_get_request_info(conn);
@@ -261,6 +279,14 @@ static int begin_request(struct mg_connection *conn)
     else
         new_request_id(r.request_id);
 
+    struct running me = {.r = &r, .start = start}; /* appended: oldest first */
+    pthread_mutex_lock(&s->running_lock);
+    me.prev = s->running.prev;
+    me.next = &s->running;
+    me.prev->next = &me;
+    s->running.prev = &me;
+    pthread_mutex_unlock(&s->running_lock);
+
     if (!r.arena) {
         /* Out of memory: answer without the arena. */
         static const char body[] = "{\"status\":503,\"code\":\"service_unavailable\"}";
@@ -271,6 +297,7 @@ static int begin_request(struct mg_connection *conn)
         mg_write(conn, body, sizeof body - 1);
         torture_end(r.request_id);
         metrics_in_flight(-1);
+        running_remove(s, &me);
         atomic_fetch_sub(&s->in_flight, 1);
         return 503;
     }
@@ -296,6 +323,7 @@ static int begin_request(struct mg_connection *conn)
     arena_free(r.arena);
     torture_end(r.request_id);
     metrics_in_flight(-1);
+    running_remove(s, &me);
     atomic_fetch_sub(&s->in_flight, 1);
     return status;
 }
@@ -315,6 +343,8 @@ struct server *server_start(const struct server_hooks *hooks, char *err, size_t 
         return NULL;
     }
     s->hooks = hooks;
+    pthread_mutex_init(&s->running_lock, NULL);
+    s->running.next = s->running.prev = &s->running;
     const struct config *cfg = hooks->cfg;
     s->proxies = proxy_list_parse(cfg->trusted_proxies, err, errlen);
     if (!s->proxies) {
@@ -361,11 +391,27 @@ void server_begin_drain(struct server *s) { atomic_store(&s->draining, true); }
 
 int server_in_flight(const struct server *s) { return atomic_load(&s->in_flight); }
 
+int server_each_in_flight(struct server *s, void (*fn)(const struct server_request *, void *),
+                          void *ctx)
+{
+    int n = 0;
+    double now = now_seconds();
+    pthread_mutex_lock(&s->running_lock);
+    for (struct running *p = s->running.next; p != &s->running; p = p->next, n++) {
+        struct server_request rq = {p->r->request_id, p->r->method, p->r->path,
+                                    now - p->start};
+        fn(&rq, ctx);
+    }
+    pthread_mutex_unlock(&s->running_lock);
+    return n;
+}
+
 void server_stop(struct server *s)
 {
     if (!s)
         return;
     mg_stop(s->ctx);
+    pthread_mutex_destroy(&s->running_lock);
     proxy_list_free(s->proxies);
     free(s);
 }

@@ -239,6 +239,78 @@ class Attachments(harness.ServiceTestCase):
         self.assertEqual(r.status, 201, r)
         self.assertEqual(r.json["filename"], "报" * 250 + ".docx")
 
+    def assert_served_as(self, location, name):
+        """The download's Content-Disposition names the file `name`, both ways."""
+        d = self.download(location)
+        self.assertEqual(d.status, 200, d)
+        cd = d.header("content-disposition")
+        cd.encode("ascii")
+        ascii_part, ext_part = cd.split("; filename*=")
+        self.assertEqual(urllib.parse.unquote(ext_part[len("UTF-8''"):]), name)
+        fallback = "".join(c if " " <= c < "\x7f" and c not in '"\\%' else "_" for c in name)
+        self.assertEqual(ascii_part, 'attachment; filename="%s"' % fallback)
+
+    def test_extension_follows_the_content(self):
+        """Stored and served with an extension of the sniffed type: a wrong one is
+        replaced by the type's canonical one, a missing one added, a right one
+        (any case, .jpeg/.jpg alike) kept."""
+        xls = "application/vnd.ms-excel"
+        for given, declared, data, sniffed, stored in (
+                ("x.exe", "application/pdf", PDF, "application/pdf", "x.pdf"),
+                ("x.exe", None, PDF, "application/pdf", "x.pdf"),
+                ("setup.exe", "application/octet-stream", png_1x1(), "image/png", "setup.png"),
+                ("整改报告", "application/pdf", PDF, "application/pdf", "整改报告.pdf"),
+                ("整改报告.html", "application/pdf", PDF, "application/pdf", "整改报告.pdf"),
+                ("方案 v1.2", "application/pdf", PDF, "application/pdf", "方案 v1.2.pdf"),
+                ("scan.pdf.exe", "application/pdf", PDF, "application/pdf", "scan.pdf"),
+                ("photo.jpeg", "image/jpeg", JPEG, "image/jpeg", "photo.jpeg"),
+                ("PHOTO.JPG", "image/jpeg", JPEG, "image/jpeg", "PHOTO.JPG"),
+                ("photo.jpg", "image/png", png_1x1(), "image/png", "photo.png"),
+                ("anim.png", "image/gif", GIF, "image/gif", "anim.gif"),
+                ("report.doc", DOCX, ooxml("word/document.xml"), DOCX, "report.docx"),
+                ("report.docm", "application/zip", ooxml("word/document.xml"), DOCX, "report.docx"),
+                ("ledger.xlsx", xls, ole2("Workbook"), xls, "ledger.xls"),
+                ("notice.zip", "application/zip", ofd(), "application/ofd", "notice.ofd")):
+            with self.subTest(given=given, stored=stored):
+                r = self.upload(data, declared, "attachment; filename*=" + ext_value(given))
+                self.assert_created(r, data, sniffed, stored)
+                self.assert_served_as(r.header("location"), stored)
+                m = self.download(r.header("location") + "/meta")
+                self.assertEqual(m.json["filename"], stored)
+
+    def test_invisible_characters_never_disguise_the_extension(self):
+        """U+202E makes "\u202Efdp.exe" read "exe.pdf"; bidi marks, isolates,
+        zero-width characters, the word joiner, invisible operators and the BOM
+        go, and the extension is the content's."""
+        for given, data, sniffed, stored in (
+                ("\u202Efdp.exe", PDF, "application/pdf", "fdp.pdf"),
+                ("invoice\u202Egpj.exe", JPEG, "image/jpeg", "invoicegpj.jpg"),
+                ("\u2066report\u2069\u2060.exe", PDF, "application/pdf", "report.pdf"),
+                ("re\u200Bport\u2060.pdf\uFEFF", PDF, "application/pdf", "report.pdf"),
+                ("\u200E\u200Fx\u2061\u2062\u2063\u2064.pdf", PDF, "application/pdf", "x.pdf"),
+                ("\u202Ax\u202B\u202C\u202D.p\u00ADdf", PDF, "application/pdf", "x.pdf"),
+                ("\u2067\u2068\uFEFF", PDF, "application/pdf", "attachment.pdf")):
+            for disposition in ("attachment; filename*=" + ext_value(given),
+                                ('attachment; filename="%s"' % given).encode("utf-8")):
+                with self.subTest(given=given, disposition=disposition):
+                    r = self.upload(data, None, disposition)
+                    self.assert_created(r, data, sniffed, stored)
+                    self.assert_served_as(r.header("location"), stored)
+
+    def test_names_stored_earlier_are_served_with_the_right_extension(self):
+        """A row named before names followed the content keeps its `filename`,
+        but the download is named safely."""
+        r = self.upload(PDF, "application/pdf", "attachment; filename=legacy.pdf")
+        self.assertEqual(r.status, 201, r)
+        for old, served in (("\u202Efdp.exe", "fdp.pdf"), ("x.exe", "x.pdf"),
+                            ("report\u2060", "report.pdf"), ("plan.pdf", "plan.pdf")):
+            with self.subTest(old=old):
+                harness.psql("UPDATE attachments SET filename = convert_from(decode('%s', 'hex'),"
+                             " 'UTF8') WHERE id = %d" % (old.encode("utf-8").hex(), r.json["id"]),
+                             self.db_name)
+                self.assertEqual(self.download(r.header("location") + "/meta").json["filename"], old)
+                self.assert_served_as(r.header("location"), served)
+
     def test_missing_disposition_gives_a_default_name(self):
         r = self.upload(png_1x1(), "image/png")
         self.assert_created(r, png_1x1(), "image/png", "attachment.png")

@@ -1,7 +1,10 @@
 /* Unit tests for src/http/disposition.c: Content-Disposition parsing (RFC
- * 6266 + RFC 8187 ext-values), file name sanitising and the download header. */
+ * 6266 + RFC 8187 ext-values), file name sanitising, the extension that
+ * follows the content type (with sniff_type_extensions) and the download
+ * header. */
 #include "rectify/buf.h"
 #include "rectify/disposition.h"
+#include "rectify/sniff.h"
 #include "unit.h"
 
 #include <string.h>
@@ -97,6 +100,163 @@ static void test_sanitize(void)
     CHECK_STR(out, "ab .pdf");
 }
 
+/* Appends the UTF-8 encoding of cp to s. */
+static void put_cp(char *s, unsigned cp)
+{
+    char *p = s + strlen(s);
+    if (cp < 0x80) {
+        *p++ = (char)cp;
+    } else if (cp < 0x800) {
+        *p++ = (char)(0xC0 | cp >> 6);
+        *p++ = (char)(0x80 | (cp & 0x3F));
+    } else if (cp < 0x10000) {
+        *p++ = (char)(0xE0 | cp >> 12);
+        *p++ = (char)(0x80 | (cp >> 6 & 0x3F));
+        *p++ = (char)(0x80 | (cp & 0x3F));
+    } else {
+        *p++ = (char)(0xF0 | cp >> 18);
+        *p++ = (char)(0x80 | (cp >> 12 & 0x3F));
+        *p++ = (char)(0x80 | (cp >> 6 & 0x3F));
+        *p++ = (char)(0x80 | (cp & 0x3F));
+    }
+    *p = '\0';
+}
+
+/* Invisible characters that change how a name reads are dropped: the
+ * ones a reader cannot see but that reorder or hide part of the name. */
+static void test_sanitize_invisible(void)
+{
+    static const unsigned invisible[] = {
+        0x200B, 0x200C, 0x200D, 0x200E, 0x200F,  /* zero-width, LRM, RLM */
+        0x202A, 0x202B, 0x202C, 0x202D, 0x202E,  /* bidi embeddings, overrides */
+        0x2066, 0x2067, 0x2068, 0x2069,          /* bidi isolates */
+        0x2060, 0x2061, 0x2062, 0x2063, 0x2064,  /* word joiner, invisible operators */
+        0xFEFF,                                  /* BOM */
+        0x00AD, 0x034F, 0x061C, 0x180E,          /* soft hyphen, CGJ, ALM, MVS */
+        0x2028, 0x2029,                          /* line, paragraph separators */
+        0xFE0F, 0xFFF9, 0x3164,                  /* VS16, annotation anchor, filler */
+        0xE0001, 0xE007F, 0xE0100,               /* tags, VS17 */
+    };
+    for (size_t i = 0; i < sizeof invisible / sizeof invisible[0]; i++) {
+        char name[64] = "";
+        const char *parts[] = {"re", "po", "rt.pdf", ""};
+        for (size_t k = 0; k < 4; k++) {
+            put_cp(name, invisible[i]);
+            strcat(name, parts[k]);
+        }
+        CHECK_STR(clean(name), "report.pdf");
+    }
+    /* What stays: visible text of every script, and the separators around it. */
+    CHECK_STR(clean("整改报告（第一批）.pdf"), "整改报告（第一批）.pdf");
+    CHECK_STR(clean("تقرير.pdf"), "تقرير.pdf");
+    CHECK_STR(clean("가 — x.pdf"), "가 — x.pdf");
+    /* Only invisible characters: nothing left. */
+    CHECK_STR(clean("\xE2\x80\xAE\xE2\x81\xA0\xEF\xBB\xBF"), "");
+}
+
+static const char *with_ext(const char *name, const char *type)
+{
+    static char clean_name[1024];
+    filename_sanitize(name, clean_name, sizeof clean_name, 255);
+    filename_with_extension(clean_name, sniff_type_extensions(type), out, sizeof out, 255);
+    return out;
+}
+
+#define PDF "application/pdf"
+#define DOCX "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
+
+static void test_extension(void)
+{
+    /* The table: every accepted type, canonical extension first. */
+    CHECK_STR(sniff_type_extensions("image/jpeg")[0], "jpg");
+    CHECK_STR(sniff_type_extensions("image/jpeg")[1], "jpeg");
+    CHECK_STR(sniff_type_extensions(PDF)[0], "pdf");
+    CHECK(sniff_type_extensions(PDF)[1] == NULL);
+    CHECK_STR(sniff_type_extensions(DOCX)[0], "docx");
+    CHECK_STR(sniff_type_extensions("application/ofd")[0], "ofd");
+    CHECK_STR(sniff_type_extensions("application/vnd.ms-powerpoint")[0], "ppt");
+    CHECK(sniff_type_extensions("text/html") == NULL);
+    CHECK(sniff_type_extensions(NULL) == NULL);
+    /* sniff_content's ext is the canonical one. */
+    struct sniff_result t = sniff_content((const unsigned char *)"%PDF-1.7\n", 9);
+    CHECK_STR(t.ext, sniff_type_extensions(t.type)[0]);
+    t = sniff_content((const unsigned char *)"\xFF\xD8\xFF\xE0", 4);
+    CHECK_STR(t.ext, sniff_type_extensions(t.type)[0]);
+
+    /* Right extension: kept, in any case, alternatives of the type included. */
+    CHECK_STR(with_ext("plan.pdf", PDF), "plan.pdf");
+    CHECK_STR(with_ext("PLAN.PDF", PDF), "PLAN.PDF");
+    CHECK_STR(with_ext("photo.jpeg", "image/jpeg"), "photo.jpeg");
+    CHECK_STR(with_ext("photo.JPG", "image/jpeg"), "photo.JPG");
+    CHECK_STR(with_ext("photo.jfif", "image/jpeg"), "photo.jfif");
+    CHECK_STR(with_ext("a.exe.pdf", PDF), "a.exe.pdf");
+    /* Wrong extension: replaced by the canonical one, the base name kept. */
+    CHECK_STR(with_ext("x.exe", PDF), "x.pdf");
+    CHECK_STR(with_ext("整改报告.html", PDF), "整改报告.pdf");
+    CHECK_STR(with_ext("photo.jpg", "image/png"), "photo.png");
+    CHECK_STR(with_ext("photo.jpeg", "image/webp"), "photo.webp");
+    CHECK_STR(with_ext("report.doc", DOCX), "report.docx");
+    CHECK_STR(with_ext("report.docm", DOCX), "report.docx");
+    CHECK_STR(with_ext("x.tar.gz", PDF), "x.tar.pdf");
+    CHECK_STR(with_ext("scan.pdf.exe", PDF), "scan.pdf");     /* the wrong one just goes */
+    CHECK_STR(with_ext("photo.jpeg.scr", "image/jpeg"), "photo.jpeg");
+    CHECK_STR(with_ext("a .exe", PDF), "a.pdf");             /* no space before the dot */
+    CHECK_STR(with_ext("a . exe", PDF), "a . exe.pdf");     /* " exe" is no extension */
+    /* Bidi override: "\u202Efdp.exe" shows as "exe.pdf" but is an .exe. */
+    CHECK_STR(with_ext("\xE2\x80\xAE" "fdp.exe", PDF), "fdp.pdf");
+    CHECK_STR(with_ext("invoice\xE2\x80\xAE" "fdp.exe", PDF), "invoicefdp.pdf");
+    CHECK_STR(with_ext("\xE2\x81\xA6" "report\xE2\x81\xA9\xE2\x81\xA0.exe", PDF), "report.pdf");
+    /* No extension: one is added. Not extensions: digits only, non-ASCII,
+     * more than 16 characters, a leading dot (sanitize trims it). */
+    CHECK_STR(with_ext("整改报告", PDF), "整改报告.pdf");
+    CHECK_STR(with_ext("方案 v1.2", PDF), "方案 v1.2.pdf");
+    CHECK_STR(with_ext("2024.11", PDF), "2024.11.pdf");
+    CHECK_STR(with_ext("报告.第一版", PDF), "报告.第一版.pdf");
+    CHECK_STR(with_ext("a.abcdefghijklmnopq", PDF), "a.abcdefghijklmnopq.pdf");
+    CHECK_STR(with_ext(".exe", PDF), "exe.pdf");
+    CHECK_STR(with_ext("", PDF), "attachment.pdf");
+    CHECK_STR(with_ext("../", "image/png"), "attachment.png");
+    CHECK_STR(with_ext(".exe", "image/gif"), "exe.gif");
+    /* Unknown type: nothing. */
+    CHECK_INT(filename_with_extension("x.exe", NULL, out, sizeof out, 255), 0);
+    CHECK_STR(out, "");
+    /* Too small a buffer: nothing. */
+    char small[8];
+    CHECK_INT(filename_with_extension("x.exe", sniff_type_extensions(PDF), small, sizeof small, 255), 0);
+
+    /* Within max_chars: the base name is shortened, never the extension. */
+    char longname[1200] = "";
+    for (int i = 0; i < 255; i++)
+        strcat(longname, "报");
+    size_t n = filename_with_extension(longname, sniff_type_extensions(PDF), out, sizeof out, 255);
+    CHECK_INT(n, 251 * 3 + 4);
+    CHECK(strcmp(out + n - 4, ".pdf") == 0);
+    strcpy(longname + 250 * 3, "  .exe");  /* 250 chars, spaces, .exe: 256 chars */
+    filename_sanitize(longname, out, sizeof out, 255);
+    char cleaned[1200];
+    strcpy(cleaned, out);
+    n = filename_with_extension(cleaned, sniff_type_extensions(PDF), out, sizeof out, 255);
+    CHECK_INT(n, 250 * 3 + 4);                 /* the spaces before the new dot go */
+    CHECK(strcmp(out + n - 4, ".pdf") == 0);
+    n = filename_with_extension("abcdefgh", sniff_type_extensions(PDF), out, sizeof out, 8);
+    CHECK_STR(out, "abcd.pdf");
+    n = filename_with_extension("ab  cdefgh", sniff_type_extensions(PDF), out, sizeof out, 8);
+    CHECK_STR(out, "ab.pdf");
+
+    /* Stable: sanitising or fixing the result again changes nothing. */
+    static const char *const names[] = {
+        "x.exe", ("\xE2\x80\xAE" "fdp.exe") /* U+202E */, "整改报告", "", "scan.pdf.exe",
+        "a .exe", "方案 v1.2", "photo.JPG"};
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+        char once[256], again[256];
+        strcpy(once, with_ext(names[i], PDF));
+        filename_sanitize(once, again, sizeof again, 255);
+        CHECK_STR(again, once);
+        filename_with_extension(once, sniff_type_extensions(PDF), again, sizeof again, 255);
+        CHECK_STR(again, once);
+    }
+}
+
 static void test_build(void)
 {
     struct buf b;
@@ -121,6 +281,8 @@ int main(void)
 {
     test_parse();
     test_sanitize();
+    test_sanitize_invisible();
+    test_extension();
     test_build();
     return UNIT_DONE();
 }
