@@ -28,6 +28,7 @@ struct config {
     int statement_timeout_ms;
     int drain_timeout_ms;
     int import_workers;           /* complaint import: batches in flight at once */
+    int import_timeout;           /* seconds: an import's database time budget */
     bool migrate;                 /* serve: apply pending migrations first */
     const char *jwt_secret;           /* HS256 secret (>= 32 bytes), or NULL */
     const char *jwt_private_key_file; /* ES256/RS256 PEM, or NULL */

@@ -1474,12 +1474,18 @@ static bool write_batches(struct import *im)
     if (im->nbatches == 0)
         return true;
     /* query 0 turns JIT off: a batch statement is large, and JIT-compiling
-     * it again for every batch costs seconds (see export.c) */
-    size_t nq = im->nbatches + 1;
+     * it again for every batch costs seconds (see export.c). Before each
+     * batch, its statement_timeout is set (for this transaction) to what is
+     * left of the import's time budget, RECTIFY_IMPORT_TIMEOUT, since the
+     * transaction began: the one transaction of a large file is bounded as
+     * a whole by the budget, not by RECTIFY_STATEMENT_TIMEOUT_MS per batch. */
+    size_t nq = 2 * im->nbatches + 1;
     struct db_query *q = arena_alloc(r->arena, nq * sizeof *q);
     const char **params = arena_alloc(r->arena, im->nbatches * 2 * sizeof *params);
     PGresult **res = arena_alloc(r->arena, nq * sizeof *res);
-    if (!q || !params || !res) {
+    const char **budget = arena_alloc(r->arena, sizeof *budget);
+    if (!q || !params || !res || !budget ||
+        !(*budget = arena_printf(r->arena, "%lld", (long long)r->app->cfg->import_timeout * 1000))) {
         reply_problem(r, 500, "internal_error", "Out of memory.");
         return false;
     }
@@ -1488,12 +1494,16 @@ static bool write_batches(struct import *im)
     for (size_t i = 0; i < im->nbatches; i++) {
         params[2 * i] = im->campaign;
         params[2 * i + 1] = im->batches[i];
-        q[i + 1] = (struct db_query){im->dry_run ? im->k->sql_check : im->k->sql_upsert, 2,
-                                     params + 2 * i};
+        q[2 * i + 1] = (struct db_query){
+            "SELECT set_config('statement_timeout', greatest(1, $1::bigint"
+            " - (extract(epoch FROM clock_timestamp() - now()) * 1000)::bigint)::text, true)",
+            1, budget};
+        q[2 * i + 2] = (struct db_query){im->dry_run ? im->k->sql_check : im->k->sql_upsert, 2,
+                                         params + 2 * i};
     }
     if (!db_run_or_reply(r, q, nq, res))
         return false;
-    for (size_t i = 1; i < nq; i++)
+    for (size_t i = 2; i < nq; i += 2)
         take_results(im, res[i]);
     return true;
 }
