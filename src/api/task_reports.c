@@ -12,7 +12,11 @@
  * takes from its INSERT's RETURNING and leaves in the transaction-local
  * setting rectify.report_id (THIS_REPORT). Nothing else names the row:
  * task, author and created_at = now() do not (two transactions can share
- * now(); the other one's report was linked and the answer had two rows). */
+ * now(); the other one's report was linked and the answer had two rows).
+ *
+ * A report naming a dispatch round (round_id) answers the task's item of
+ * that round; a trigger of 0046_dispatch.sql checks the round (open, has
+ * an item for the task) and raises the 409/422 itself. */
 #include "rectify/api.h"
 
 #include "rectify/arena.h"
@@ -28,7 +32,7 @@
     " 'measures_done', " r ".measures_done,"                                                \
     " 'attachment_ids', (SELECT coalesce(json_agg(a.attachment_id ORDER BY a.position), '[]')" \
     "   FROM report_attachments a WHERE a.report_id = " r ".id),"                            \
-    " 'user_id', " r ".user_id, 'org', " LEDGER_ORG_REF(r ".org_id") ","                     \
+    " 'round_id', " r ".round_id, 'user_id', " r ".user_id, 'org', " LEDGER_ORG_REF(r ".org_id") ","                     \
     " 'created_at', " r ".created_at)"
 
 #define ARRAY_OF(expr, type)                                                               \
@@ -52,8 +56,9 @@ static const char sql_report[] =
     "   WHEN (SELECT count(*) FROM attachments a WHERE a.id = ANY (v.att)) <> cardinality(v.att)"
     "     THEN 'attachment_ids'"
     "   ELSE 'ok' END AS s, cardinality(cur.measures) AS nm FROM cur, v),"
-    " ins AS (INSERT INTO task_reports (task_id, period, narrative, percent, measures_done)"
-    "   SELECT cur.id, j->>'period', j->>'narrative', (j->>'percent')::int, v.done"
+    " ins AS (INSERT INTO task_reports (task_id, period, narrative, percent, measures_done, round_id)"
+    "   SELECT cur.id, j->>'period', j->>'narrative', (j->>'percent')::int, v.done,"
+    "          (j->>'round_id')::bigint"
     "     FROM cur, v, chk WHERE chk.s = 'ok' RETURNING *),"
     " upd AS (UPDATE tasks t SET percent = ins.percent, last_reported_at = ins.created_at"
     "   FROM ins WHERE t.id = ins.task_id RETURNING t.id)"
@@ -94,6 +99,8 @@ static const struct vfield report_fields[] = {
     {"period", V_STRING, true, false, 1, 50, NULL, ledger_not_blank, "must not be blank"},
     {"narrative", V_STRING, true, false, 1, 20000, NULL, ledger_not_blank, "must not be blank"},
     {"percent", V_INT, true, false, 0, 100, NULL, NULL, NULL},
+    /* the dispatch round answered (0046: trigger rectify.dispatch_answer) */
+    {"round_id", V_INT, false, true, 1, LEDGER_ID_MAX, NULL, NULL, NULL},
 };
 static const struct lfield report_x[] = {
     {"measures_done", false, false, 50, lcheck_position_list},
