@@ -153,7 +153,7 @@ CREATE POLICY dispatch_rounds_update ON dispatch_rounds FOR UPDATE TO rectify_ap
     USING (rectify.has_any_role('{office}'::text[]))
     WITH CHECK (rectify.has_any_role('{office}'::text[]));
 GRANT SELECT ON dispatch_rounds TO rectify_api;
-GRANT INSERT (campaign_id, name, period, due_at, scope, requirements) ON dispatch_rounds TO rectify_api;
+GRANT INSERT (campaign_id, name, period, due_at, scope, requirements, schedule_id) ON dispatch_rounds TO rectify_api;
 GRANT UPDATE (status, closed_by, closed_at) ON dispatch_rounds TO rectify_api;
 
 CREATE TABLE dispatch_items (
