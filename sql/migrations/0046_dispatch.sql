@@ -56,25 +56,6 @@
 -- daily job); one open supervision per rule and target at a time (a partial
 -- unique key), so reruns and concurrent scans add nothing twice.
 
--- ---------------------------------------------------------------------------
--- A domain error for the client (the handler protocol's rectify.fail, under
--- a name of this migration so the two never collide).
--- ---------------------------------------------------------------------------
-CREATE FUNCTION rectify.dispatch_fail(p_status integer, p_code text, p_message text,
-                                      p_field text DEFAULT NULL, p_field_message text DEFAULT NULL)
-    RETURNS void
-    LANGUAGE plpgsql
-    AS $$
-BEGIN
-    IF p_field IS NULL THEN
-        RAISE EXCEPTION USING MESSAGE = p_message, ERRCODE = 'RX' || p_status, HINT = p_code;
-    END IF;
-    RAISE EXCEPTION USING MESSAGE = p_message, ERRCODE = 'RX' || p_status, HINT = p_code,
-                          COLUMN = p_field, DETAIL = coalesce(p_field_message, p_message);
-END
-$$;
-GRANT EXECUTE ON FUNCTION rectify.dispatch_fail(integer, text, text, text, text) TO rectify_api;
-
 -- JSON ids of an array member ('[]' when absent): bigint[] or a 422.
 CREATE FUNCTION rectify.dispatch_ids(p jsonb, p_field text) RETURNS bigint[]
     LANGUAGE plpgsql IMMUTABLE
@@ -215,11 +196,11 @@ DECLARE
 BEGIN
     SELECT status INTO st FROM dispatch_rounds WHERE id = NEW.round_id FOR SHARE;
     IF NOT FOUND THEN
-        PERFORM rectify.dispatch_fail(422, 'validation_failed', 'No such dispatch round.',
+        PERFORM rectify.fail(422, 'validation_failed', 'No such dispatch round.',
                                       'round_id', 'names no dispatch round');
     END IF;
     IF st <> 'open' THEN
-        PERFORM rectify.dispatch_fail(409, 'round_closed',
+        PERFORM rectify.fail(409, 'round_closed',
                                       'The dispatch round is closed; it takes no more answers.');
     END IF;
     UPDATE dispatch_items
@@ -228,7 +209,7 @@ BEGIN
            answers = answers + 1
      WHERE round_id = NEW.round_id AND task_id = NEW.task_id;
     IF NOT FOUND THEN
-        PERFORM rectify.dispatch_fail(422, 'validation_failed',
+        PERFORM rectify.fail(422, 'validation_failed',
                                       'The task is not an item of this dispatch round.',
                                       'round_id', 'the round has no item for this task');
     END IF;
@@ -273,12 +254,12 @@ DECLARE
 BEGIN
     IF kind = 'orgs' AND (cardinality(orgs_) = 0 OR EXISTS (SELECT 1 FROM unnest(orgs_) x
             WHERE NOT EXISTS (SELECT 1 FROM orgs o WHERE o.id = x))) THEN
-        PERFORM rectify.dispatch_fail(422, 'validation_failed', 'An organisation of the scope does not exist.',
+        PERFORM rectify.fail(422, 'validation_failed', 'An organisation of the scope does not exist.',
                                       p_pointer || '/org_ids', 'must name existing organisations');
     END IF;
     IF kind = 'problems' AND (cardinality(probs) = 0 OR EXISTS (SELECT 1 FROM unnest(probs) x
             WHERE NOT EXISTS (SELECT 1 FROM problems p WHERE p.id = x AND p.campaign_id = p_campaign))) THEN
-        PERFORM rectify.dispatch_fail(422, 'validation_failed', 'A problem of the scope is not a problem of the campaign.',
+        PERFORM rectify.fail(422, 'validation_failed', 'A problem of the scope is not a problem of the campaign.',
                                       p_pointer || '/problem_ids', 'must name problems of the campaign');
     END IF;
     RETURN QUERY
@@ -307,7 +288,7 @@ DECLARE
     oids bigint[];
 BEGIN
     IF NOT EXISTS (SELECT 1 FROM campaigns c WHERE c.id = p_campaign) THEN
-        PERFORM rectify.dispatch_fail(422, 'validation_failed', 'No such campaign.', 'campaign_id', 'does not exist');
+        PERFORM rectify.fail(422, 'validation_failed', 'No such campaign.', 'campaign_id', 'does not exist');
     END IF;
     SELECT array_agg(x.task_id ORDER BY x.task_id), array_agg(x.org_id ORDER BY x.task_id) INTO tids, oids
       FROM rectify.dispatch_scope_tasks(p_campaign, p_scope, 'scope') x;
@@ -315,7 +296,7 @@ BEGIN
         IF p_empty_ok THEN
             RETURN NULL;
         END IF;
-        PERFORM rectify.dispatch_fail(422, 'empty_scope', 'The scope selects no open task of the campaign.',
+        PERFORM rectify.fail(422, 'empty_scope', 'The scope selects no open task of the campaign.',
                                       'scope', 'selects no pending or in-progress task');
     END IF;
     INSERT INTO dispatch_rounds (campaign_id, name, period, due_at, scope, requirements, schedule_id)
@@ -345,7 +326,7 @@ DECLARE
     due timestamptz := (p ->> 'due_at')::timestamptz;
 BEGIN
     IF due <= now() THEN
-        PERFORM rectify.dispatch_fail(422, 'validation_failed', 'The due time has passed.', 'due_at', 'must be in the future');
+        PERFORM rectify.fail(422, 'validation_failed', 'The due time has passed.', 'due_at', 'must be in the future');
     END IF;
     r := rectify.dispatch_round_insert((p ->> 'campaign_id')::bigint, p ->> 'name', p ->> 'period', due,
                                        p -> 'scope', p ->> 'requirements', NULL, false);
@@ -365,14 +346,11 @@ DECLARE
 BEGIN
     SELECT * INTO cur FROM dispatch_rounds r WHERE r.id = p_id FOR UPDATE;
     IF NOT FOUND THEN
-        PERFORM rectify.dispatch_fail(404, 'not_found', 'No such dispatch round.');
+        PERFORM rectify.fail(404, 'not_found', 'No such dispatch round.');
     END IF;
-    IF cur.version <> p_version THEN
-        RAISE EXCEPTION 'The dispatch round has changed; its current version is %.', cur.version
-            USING ERRCODE = 'RX412', HINT = 'precondition_failed';
-    END IF;
+    PERFORM rectify.check_version(cur.version, p_version);
     IF p ->> 'action' = 'close' AND cur.status <> 'open' THEN
-        PERFORM rectify.dispatch_fail(409, 'invalid_transition', 'The dispatch round is already closed.');
+        PERFORM rectify.fail(409, 'invalid_transition', 'The dispatch round is already closed.');
     END IF;
     UPDATE dispatch_rounds r SET status = 'closed', closed_at = now(), closed_by = rectify.user_id()
      WHERE r.id = p_id RETURNING * INTO cur;
@@ -401,7 +379,7 @@ DECLARE
     s dispatch_schedules;
 BEGIN
     IF NOT EXISTS (SELECT 1 FROM campaigns c WHERE c.id = (p ->> 'campaign_id')::bigint) THEN
-        PERFORM rectify.dispatch_fail(422, 'validation_failed', 'No such campaign.', 'campaign_id', 'does not exist');
+        PERFORM rectify.fail(422, 'validation_failed', 'No such campaign.', 'campaign_id', 'does not exist');
     END IF;
     PERFORM 1 FROM rectify.dispatch_scope_tasks((p ->> 'campaign_id')::bigint, p -> 'scope', 'scope') LIMIT 1;
     INSERT INTO dispatch_schedules (campaign_id, name, day_of_month, due_days, scope, requirements, next_run_at)
@@ -532,7 +510,7 @@ DECLARE
 BEGIN
     SELECT params INTO need FROM escalation_conditions WHERE code = NEW.condition;
     IF NOT FOUND THEN
-        PERFORM rectify.dispatch_fail(422, 'unknown_condition',
+        PERFORM rectify.fail(422, 'unknown_condition',
                                       format('Unknown escalation condition "%s".', NEW.condition),
                                       'condition', 'must be one of red_days, missed_rounds, red_after_notice');
     END IF;
@@ -541,7 +519,7 @@ BEGIN
        OR EXISTS (SELECT 1 FROM jsonb_each(NEW.params) e
                    WHERE jsonb_typeof(e.value) <> 'number' OR e.value::text !~ '^[0-9]+$'
                       OR e.value::text::numeric NOT BETWEEN 1 AND 3650) THEN
-        PERFORM rectify.dispatch_fail(422, 'validation_failed',
+        PERFORM rectify.fail(422, 'validation_failed',
                                       format('The condition %s takes the parameters %s, whole numbers 1..3650.',
                                              NEW.condition, array_to_string(need, ', ')),
                                       'params', 'must be exactly ' || array_to_string(need, ', '));
@@ -719,7 +697,7 @@ DECLARE
 BEGIN
     EXECUTE format('SELECT count(*) FROM %s WHERE id = ANY ($1)', p_table) INTO n USING p_ids;
     IF n <> cardinality(p_ids) THEN
-        PERFORM rectify.dispatch_fail(422, 'validation_failed', 'A referenced record does not exist.',
+        PERFORM rectify.fail(422, 'validation_failed', 'A referenced record does not exist.',
                                       p_field, 'names a record that does not exist');
     END IF;
 END
@@ -732,15 +710,15 @@ CREATE FUNCTION rectify.supervision_require(s supervisions) RETURNS void
     AS $$
 BEGIN
     IF s.kind = 'notice' AND s.doc_number IS NULL THEN
-        PERFORM rectify.dispatch_fail(422, 'validation_failed', 'A notice needs its document number.', 'doc_number', 'is required for a notice');
+        PERFORM rectify.fail(422, 'validation_failed', 'A notice needs its document number.', 'doc_number', 'is required for a notice');
     ELSIF s.kind = 'interview' AND s.interviewee IS NULL THEN
-        PERFORM rectify.dispatch_fail(422, 'validation_failed', 'An interview names who is interviewed.', 'interviewee', 'is required for an interview');
+        PERFORM rectify.fail(422, 'validation_failed', 'An interview names who is interviewed.', 'interviewee', 'is required for an interview');
     ELSIF s.kind = 'interview' AND s.interviewer IS NULL THEN
-        PERFORM rectify.dispatch_fail(422, 'validation_failed', 'An interview names who interviews.', 'interviewer', 'is required for an interview');
+        PERFORM rectify.fail(422, 'validation_failed', 'An interview names who interviews.', 'interviewer', 'is required for an interview');
     ELSIF s.kind = 'interview' AND s.interview_date IS NULL THEN
-        PERFORM rectify.dispatch_fail(422, 'validation_failed', 'An interview has a date.', 'interview_date', 'is required for an interview');
+        PERFORM rectify.fail(422, 'validation_failed', 'An interview has a date.', 'interview_date', 'is required for an interview');
     ELSIF s.kind = 'listed' AND s.removal_conditions IS NULL THEN
-        PERFORM rectify.dispatch_fail(422, 'validation_failed', 'Listed supervision states its conditions for removal.', 'removal_conditions', 'is required for listed supervision');
+        PERFORM rectify.fail(422, 'validation_failed', 'Listed supervision states its conditions for removal.', 'removal_conditions', 'is required for listed supervision');
     END IF;
 END
 $$;
@@ -760,7 +738,7 @@ BEGIN
     s.complaint_ids := coalesce(s.complaint_ids, '{}');
     s.circulated_org_ids := coalesce(s.circulated_org_ids, '{}');
     IF NOT EXISTS (SELECT 1 FROM orgs o WHERE o.id = s.owner_org_id) THEN
-        PERFORM rectify.dispatch_fail(422, 'validation_failed', 'No such organisation.', 'org_id', 'does not exist');
+        PERFORM rectify.fail(422, 'validation_failed', 'No such organisation.', 'org_id', 'does not exist');
     END IF;
     PERFORM rectify.supervision_refs(s.task_ids, 'tasks', 'task_ids');
     PERFORM rectify.supervision_refs(s.complaint_ids, 'complaints', 'complaint_ids');
@@ -800,26 +778,23 @@ DECLARE
 BEGIN
     SELECT * INTO cur FROM supervisions s WHERE s.id = p_id;
     IF NOT FOUND THEN
-        PERFORM rectify.dispatch_fail(404, 'not_found', 'No such supervision.');
+        PERFORM rectify.fail(404, 'not_found', 'No such supervision.');
     END IF;
     SELECT * INTO mv FROM supervision_moves m WHERE m.action = act AND m.from_status = cur.status;
     IF NOT FOUND THEN
-        PERFORM rectify.dispatch_fail(409, 'invalid_transition',
+        PERFORM rectify.fail(409, 'invalid_transition',
                                       format('A %s supervision cannot be %s.', cur.status,
                                              CASE act WHEN 'confirm' THEN 'confirmed' WHEN 'dismiss' THEN 'dismissed'
                                                       WHEN 'sign' THEN 'signed for' WHEN 'respond' THEN 'answered'
                                                       ELSE 'closed' END));
     END IF;
     IF mv.actor = 'office' AND NOT rectify.has_any_role('{office,leader}'::text[]) THEN
-        PERFORM rectify.dispatch_fail(403, 'forbidden', 'Only the rectification office decides on supervision.');
+        PERFORM rectify.fail(403, 'forbidden', 'Only the rectification office decides on supervision.');
     END IF;
     IF mv.actor = 'unit' AND NOT (rectify.has_role('unit') AND cur.owner_org_path <@ rectify.org_path()) THEN
-        PERFORM rectify.dispatch_fail(403, 'forbidden', 'Only the organisation concerned signs for and answers supervision.');
+        PERFORM rectify.fail(403, 'forbidden', 'Only the organisation concerned signs for and answers supervision.');
     END IF;
-    IF cur.version <> p_version THEN
-        RAISE EXCEPTION 'The supervision has changed; its current version is %.', cur.version
-            USING ERRCODE = 'RX412', HINT = 'precondition_failed';
-    END IF;
+    PERFORM rectify.check_version(cur.version, p_version);
     IF act = 'confirm' THEN
         cur.doc_number := coalesce(p ->> 'doc_number', cur.doc_number);
         cur.interviewee := coalesce(p ->> 'interviewee', cur.interviewee);
@@ -863,8 +838,7 @@ BEGIN
      WHERE s.id = p_id AND s.version = p_version
     RETURNING * INTO cur;
     IF NOT FOUND THEN           -- changed since we read it
-        RAISE EXCEPTION 'The supervision has changed; retry with its current version.'
-            USING ERRCODE = 'RX412', HINT = 'precondition_failed';
+        PERFORM rectify.fail(412, 'precondition_failed', 'The supervision changed meanwhile; re-read and retry.');
     END IF;
     INSERT INTO supervision_events (supervision_id, action, from_status, to_status, comment)
     VALUES (p_id, act, mv.from_status, mv.to_status, p ->> 'comment');
@@ -1008,12 +982,9 @@ DECLARE
 BEGIN
     SELECT * INTO cur FROM escalation_rules r WHERE r.id = p_id FOR UPDATE;
     IF NOT FOUND THEN
-        PERFORM rectify.dispatch_fail(404, 'not_found', 'No such escalation rule.');
+        PERFORM rectify.fail(404, 'not_found', 'No such escalation rule.');
     END IF;
-    IF cur.version <> p_version THEN
-        RAISE EXCEPTION 'The escalation rule has changed; its current version is %.', cur.version
-            USING ERRCODE = 'RX412', HINT = 'precondition_failed';
-    END IF;
+    PERFORM rectify.check_version(cur.version, p_version);
     cur := jsonb_populate_record(cur, p - 'id' - 'version' - 'created_at' - 'updated_at');
     UPDATE escalation_rules r SET name = cur.name, condition = cur.condition, params = cur.params,
            kind = cur.kind, response_days = cur.response_days, active = cur.active

@@ -26,25 +26,6 @@
 
 /* ------------------------------------------------------------ shared helpers */
 
-void dispatch_reply_row(struct req *r, int status, const struct db_query *q, const char *what)
-{
-    PGresult *res;
-    if (!db_run_or_reply(r, q, 1, &res))
-        return;
-    int json = PQfnumber(res, "json");
-    if (PQntuples(res) != 1 || json < 0 || PQgetisnull(res, 0, json)) {
-        reply_no_such(r, what);
-        return;
-    }
-    int version = PQfnumber(res, "version");
-    if (version >= 0 && !PQgetisnull(res, 0, version))
-        reply_etag(r, PQgetvalue(res, 0, version));
-    int location = PQfnumber(res, "location");
-    if (location >= 0 && !PQgetisnull(res, 0, location))
-        reply_header(r, "Location", PQgetvalue(res, 0, location));
-    reply_json(r, status, PQgetvalue(res, 0, json), (size_t)PQgetlength(res, 0, json));
-}
-
 static bool digits(const char *s, int n)
 {
     for (int i = 0; i < n; i++)
@@ -258,7 +239,7 @@ static void list_rounds(struct req *r)
         return;
     const char *params[] = {campaign, status, after, limit};
     struct db_query q = {sql_list, 4, params};
-    dispatch_reply_row(r, 200, &q, "dispatch round");
+    reply_query_row(r, 200, &q, "dispatch round");
 }
 
 static void open_round(struct req *r)
@@ -270,7 +251,7 @@ static void open_round(struct req *r)
         return;
     const char *params[] = {body};
     struct db_query q = {sql_open, 1, params};
-    dispatch_reply_row(r, 201, &q, "dispatch round");
+    reply_query_row(r, 201, &q, "dispatch round");
 }
 
 static void get_round(struct req *r)
@@ -280,7 +261,7 @@ static void get_round(struct req *r)
         return;
     const char *params[] = {id};
     struct db_query q = {sql_get, 1, params};
-    dispatch_reply_row(r, 200, &q, "dispatch round");
+    reply_query_row(r, 200, &q, "dispatch round");
 }
 
 static void transition_round(struct req *r)
@@ -294,7 +275,7 @@ static void transition_round(struct req *r)
         return;
     const char *params[] = {id, version, body};
     struct db_query q = {sql_transition, 3, params};
-    dispatch_reply_row(r, 200, &q, "dispatch round");
+    reply_query_row(r, 200, &q, "dispatch round");
 }
 
 static void round_board(struct req *r)
@@ -304,7 +285,7 @@ static void round_board(struct req *r)
         return;
     const char *params[] = {id};
     struct db_query q = {sql_board, 1, params};
-    dispatch_reply_row(r, 200, &q, "dispatch round");
+    reply_query_row(r, 200, &q, "dispatch round");
 }
 
 static void round_items(struct req *r)
@@ -322,7 +303,7 @@ static void round_items(struct req *r)
         return;
     const char *params[] = {id, state, org, after, limit};
     struct db_query q = {sql_items, 5, params};
-    dispatch_reply_row(r, 200, &q, "dispatch round");
+    reply_query_row(r, 200, &q, "dispatch round");
 }
 
 /* ------------------------------------------------------------------ export */
@@ -421,7 +402,7 @@ static const char sql_inbox[] =
 static void inbox(struct req *r)
 {
     struct db_query q = {sql_inbox, 0, NULL};
-    dispatch_reply_row(r, 200, &q, "inbox");
+    reply_query_row(r, 200, &q, "inbox");
 }
 
 /* --------------------------------------------------------------- schedules */
@@ -457,19 +438,19 @@ static void create_schedule(struct req *r)
         return;
     const char *params[] = {body};
     struct db_query q = {sql_schedule_create, 1, params};
-    dispatch_reply_row(r, 201, &q, "dispatch schedule");
+    reply_query_row(r, 201, &q, "dispatch schedule");
 }
 
 static void list_schedules(struct req *r)
 {
     struct db_query q = {sql_schedule_list, 0, NULL};
-    dispatch_reply_row(r, 200, &q, "dispatch schedule");
+    reply_query_row(r, 200, &q, "dispatch schedule");
 }
 
 static void open_due(struct req *r)
 {
     struct db_query q = {sql_open_due, 0, NULL};
-    dispatch_reply_row(r, 200, &q, "dispatch schedule");
+    reply_query_row(r, 200, &q, "dispatch schedule");
 }
 
 const struct route dispatch_routes[] = {

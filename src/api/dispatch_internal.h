@@ -5,16 +5,9 @@
 
 #include <stdbool.h>
 
-struct db_query;
 struct lerrs;
 struct cJSON;
 struct req;
-
-/* Runs q, whose one row has the columns json (the answer), optional version
- * (ETag) and optional location (Location), read by name; answers status, or
- * 404 "No such <what>." when there is no row or json is NULL. Every domain
- * outcome is an error raised by SQL (answered by db_run_or_reply). */
-void dispatch_reply_row(struct req *r, int status, const struct db_query *q, const char *what);
 
 /* RFC 3339 date-time with an offset: 2026-11-25T18:00:00+08:00, Z allowed. */
 bool dispatch_timestamp_ok(const char *s);

@@ -182,7 +182,7 @@ static void list_supervisions(struct req *r)
         return;
     const char *params[] = {kind, status, overdue, org, task, after, limit};
     struct db_query q = {sql_list, 7, params};
-    dispatch_reply_row(r, 200, &q, "supervision");
+    reply_query_row(r, 200, &q, "supervision");
 }
 
 static void create_supervision(struct req *r)
@@ -207,7 +207,7 @@ static void create_supervision(struct req *r)
         return;
     const char *params[] = {body};
     struct db_query q = {sql_create, 1, params};
-    dispatch_reply_row(r, 201, &q, "supervision");
+    reply_query_row(r, 201, &q, "supervision");
 }
 
 static void get_supervision(struct req *r)
@@ -217,7 +217,7 @@ static void get_supervision(struct req *r)
         return;
     const char *params[] = {id};
     struct db_query q = {sql_get, 1, params};
-    dispatch_reply_row(r, 200, &q, "supervision");
+    reply_query_row(r, 200, &q, "supervision");
 }
 
 static void transition_supervision(struct req *r)
@@ -247,7 +247,7 @@ static void transition_supervision(struct req *r)
         return;
     const char *params[] = {id, version, body};
     struct db_query q = {sql_transition, 3, params};
-    dispatch_reply_row(r, 200, &q, "supervision");
+    reply_query_row(r, 200, &q, "supervision");
 }
 
 static void task_supervisions(struct req *r)
@@ -257,19 +257,19 @@ static void task_supervisions(struct req *r)
         return;
     const char *params[] = {id};
     struct db_query q = {sql_task_history, 1, params};
-    dispatch_reply_row(r, 200, &q, "task");
+    reply_query_row(r, 200, &q, "task");
 }
 
 static void escalation_scan(struct req *r)
 {
     struct db_query q = {sql_scan, 0, NULL};
-    dispatch_reply_row(r, 200, &q, "supervision");
+    reply_query_row(r, 200, &q, "supervision");
 }
 
 static void list_rules(struct req *r)
 {
     struct db_query q = {sql_rules, 0, NULL};
-    dispatch_reply_row(r, 200, &q, "escalation rule");
+    reply_query_row(r, 200, &q, "escalation rule");
 }
 
 static void create_rule(struct req *r)
@@ -281,7 +281,7 @@ static void create_rule(struct req *r)
         return;
     const char *params[] = {body};
     struct db_query q = {sql_rule_create, 1, params};
-    dispatch_reply_row(r, 201, &q, "escalation rule");
+    reply_query_row(r, 201, &q, "escalation rule");
 }
 
 static void patch_rule(struct req *r)
@@ -296,7 +296,7 @@ static void patch_rule(struct req *r)
         return;
     const char *params[] = {id, version, body};
     struct db_query q = {sql_rule_patch, 3, params};
-    dispatch_reply_row(r, 200, &q, "escalation rule");
+    reply_query_row(r, 200, &q, "escalation rule");
 }
 
 const struct route supervision_routes[] = {
