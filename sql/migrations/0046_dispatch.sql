@@ -854,7 +854,8 @@ GRANT EXECUTE ON FUNCTION rectify.supervision_transition(bigint, integer, jsonb)
 -- Since when an open task has been red (NULL when it is not red): the
 -- earlier of the two red rules of rectify.task_warning — no report for
 -- report_interval_days (red from the day the interval ran out) and overdue
--- (red from the day after the effective deadline).
+-- (red from the start of the day after the effective deadline, in the
+-- session's time zone like current_date in rectify.task_overdue).
 CREATE FUNCTION rectify.task_red_since(p_status text, p_kind text, p_deadline date, p_started timestamptz,
                                        p_last_report timestamptz, p_report_days integer)
     RETURNS timestamptz
@@ -864,7 +865,7 @@ CREATE FUNCTION rectify.task_red_since(p_status text, p_kind text, p_deadline da
            least(CASE WHEN coalesce(p_last_report, p_started) < now() - make_interval(days => p_report_days)
                       THEN coalesce(p_last_report, p_started) + make_interval(days => p_report_days) END,
                  CASE WHEN p_kind = 'date' AND p_deadline < current_date
-                      THEN (p_deadline + 1)::timestamp AT TIME ZONE 'Asia/Shanghai' END) END
+                      THEN (p_deadline + 1)::timestamptz END) END
     $$;
 GRANT EXECUTE ON FUNCTION rectify.task_red_since(text, text, date, timestamptz, timestamptz, integer) TO rectify_api;
 
