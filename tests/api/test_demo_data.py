@@ -89,6 +89,19 @@ class DemoData(harness.ServiceTestCase):
             " (SELECT r.percent FROM task_reports r WHERE r.task_id = t.id ORDER BY r.created_at DESC, r.id DESC LIMIT 1)"),
             "0")
 
+    def test_dispatch_and_supervision(self):
+        rounds = self.call("office", "/api/v1/dispatch-rounds?limit=500")["items"]
+        self.assertGreaterEqual(len(rounds), 3)
+        self.assertEqual({r["status"] for r in rounds}, {"open", "closed"})
+        closed = [r for r in rounds if r["status"] == "closed"][0]
+        board = self.call("office", "/api/v1/dispatch-rounds/%d/board" % closed["id"])
+        t = board["totals"]
+        self.assertTrue(t["on_time"] and t["late"] and t["missing"], t)
+        sups = self.call("office", "/api/v1/supervisions?limit=500")["items"]
+        self.assertEqual({s["kind"] for s in sups}, {"reminder", "notice", "interview", "listed", "onsite"})
+        self.assertTrue({"proposed", "issued", "signed", "responded", "closed"} <= {s["status"] for s in sups})
+        self.assertEqual(self.sql("SELECT count(*) FROM dispatch_schedules"), "1")
+
     def test_office_sees_every_status_and_warning_level(self):
         cid = self.campaign_id()
         page = self.call("office", "/api/v1/tasks?campaign=%d&limit=500" % cid)
