@@ -68,6 +68,10 @@ class Supervision(SupervisionBase):
             made[kind] = r.json
         self.assertEqual(made["notice"]["doc_number"], "甘整改办通报〔2026〕3号")
         self.assertEqual(made["interview"]["minutes_attachment_id"], minutes)
+        # The minutes are readable by the org interviewed, not by another.
+        meta = "/api/v1/attachments/%d/meta" % minutes
+        self.assertEqual(self.call("GET", meta, "chengguan").status, 200)
+        assert_problem(self, self.call("GET", meta, "qilihe"), 404, "not_found")
 
         # The unit sees them in its inbox, signs for one and answers it with evidence.
         inbox = self.get("/api/v1/me/inbox", "chengguan")["supervisions"]
