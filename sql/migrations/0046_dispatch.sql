@@ -52,6 +52,10 @@
 --                                   in the last W days
 --   red_after_notice  {"days": N}   a task still red N days after a notice
 --                                   (通报) about it was issued
+--   round_due_soon    {"hours": N}  an org with unanswered items of an open
+--                                   round due within N hours (before the due time)
+--   round_overdue     {"hours": N}  an org with unanswered items of an open
+--                                   round due more than N hours ago (after it)
 -- rectify.supervision_escalation_scan() applies every active rule once (a
 -- daily job); one open supervision per rule and target at a time (a partial
 -- unique key), so reruns and concurrent scans add nothing twice.
@@ -479,7 +483,11 @@ INSERT INTO escalation_conditions VALUES
     ('missed_rounds', '{count,window_days}', '未按时报送调度次数',
      'An org did not answer on time in at least count rounds due in the last window_days days.'),
     ('red_after_notice', '{days}', '通报后仍红灯',
-     'A task is still red days days after a notice about it was issued.');
+     'A task is still red days days after a notice about it was issued.'),
+    ('round_due_soon', '{hours}', '调度截止前未报送',
+     'An org has unanswered items in an open round due within hours hours.'),
+    ('round_overdue', '{hours}', '调度逾期未报送',
+     'An org still has unanswered items in an open round due more than hours hours ago.');
 GRANT SELECT ON escalation_conditions TO rectify_api;
 
 CREATE TABLE escalation_rules (
@@ -512,7 +520,7 @@ BEGIN
     IF NOT FOUND THEN
         PERFORM rectify.fail(422, 'unknown_condition',
                                       format('Unknown escalation condition "%s".', NEW.condition),
-                                      'condition', 'must be one of red_days, missed_rounds, red_after_notice');
+                                      'condition', 'must be one of ' || (SELECT string_agg(code, ', ' ORDER BY code) FROM escalation_conditions));
     END IF;
     IF (SELECT array_agg(k ORDER BY k) FROM jsonb_object_keys(NEW.params) k)
          IS DISTINCT FROM (SELECT array_agg(k ORDER BY k) FROM unnest(need) k)
@@ -546,7 +554,9 @@ GRANT UPDATE (name, condition, params, kind, response_days, active) ON escalatio
 INSERT INTO escalation_rules (name, condition, params, kind, response_days) VALUES
     ('红灯预警满7日自动催办', 'red_days', '{"days": 7}', 'reminder', 7),
     ('两次未按时报送调度提请通报', 'missed_rounds', '{"count": 2, "window_days": 90}', 'notice', 15),
-    ('通报后30日仍红灯提请约谈', 'red_after_notice', '{"days": 30}', 'interview', 15);
+    ('通报后30日仍红灯提请约谈', 'red_after_notice', '{"days": 30}', 'interview', 15),
+    ('调度截止前24小时提醒报送', 'round_due_soon', '{"hours": 24}', 'reminder', 1),
+    ('调度逾期24小时催报', 'round_overdue', '{"hours": 24}', 'reminder', 3);
 
 CREATE TABLE supervisions (
     id                     bigint      GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
@@ -918,6 +928,21 @@ CREATE FUNCTION rectify.escalation_candidates()
                     WHERE n.kind = 'notice' AND n.task_ids @> ARRAY[red.id]
                       AND n.status IN ('issued', 'signed', 'responded', 'closed')
                       AND n.issued_at <= now() - make_interval(days => (r.params ->> 'days')::int))
+    UNION ALL
+    SELECT r.id, r.kind, i.owner_org_id, array_agg(i.task_id ORDER BY i.task_id),
+           'r' || r.id || ':o' || i.owner_org_id || ':d' || d.id,
+           format(CASE WHEN r.condition = 'round_due_soon' THEN '调度“%s”（%s）将于%s截止，尚有%s项未报送'
+                       ELSE '调度“%s”（%s）已于%s截止，尚有%s项未报送' END,
+                  d.name, d.period, to_char(d.due_at, 'YYYY-MM-DD HH24:MI'), count(*)),
+           r.response_days
+      FROM escalation_rules r
+      JOIN dispatch_rounds d ON d.status = 'open'
+           AND CASE WHEN r.condition = 'round_due_soon'
+                    THEN d.due_at > now() AND d.due_at <= now() + make_interval(hours => (r.params ->> 'hours')::int)
+                    ELSE d.due_at <= now() - make_interval(hours => (r.params ->> 'hours')::int) END
+      JOIN dispatch_items i ON i.round_id = d.id AND i.report_id IS NULL
+     WHERE r.active AND r.condition IN ('round_due_soon', 'round_overdue')
+     GROUP BY r.id, r.kind, r.condition, r.response_days, i.owner_org_id, d.id, d.name, d.period, d.due_at
     $$;
 REVOKE EXECUTE ON FUNCTION rectify.escalation_candidates() FROM PUBLIC;
 

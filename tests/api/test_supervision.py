@@ -7,7 +7,7 @@ import datetime
 
 import harness
 from harness import assert_problem
-from test_dispatch import DispatchBase
+from test_dispatch import DispatchBase, later
 
 PDF = (b"%PDF-1.4\n1 0 obj <</Type /Catalog /Pages 2 0 R>> endobj\n"
        b"2 0 obj <</Type /Pages /Kids [] /Count 0>> endobj\n"
@@ -212,11 +212,12 @@ class Escalation(SupervisionBase):
 
     def test_rules_are_data(self):
         rules = self.get("/api/v1/escalation-rules")
-        self.assertEqual([r["condition"] for r in rules["items"]],
-                         ["red_days", "missed_rounds", "red_after_notice"])
-        self.assertEqual([r["action"] for r in rules["items"]], ["issue", "propose", "propose"])
-        self.assertEqual({c["code"] for c in rules["conditions"]},
-                         {"red_days", "missed_rounds", "red_after_notice"})
+        conditions = ["red_days", "missed_rounds", "red_after_notice", "round_due_soon",
+                      "round_overdue"]
+        self.assertEqual([r["condition"] for r in rules["items"]], conditions)
+        self.assertEqual([r["action"] for r in rules["items"]],
+                         ["issue", "propose", "propose", "issue", "issue"])
+        self.assertEqual({c["code"] for c in rules["conditions"]}, set(conditions))
         body = {"name": "红灯满14日提请挂牌", "condition": "red_days", "params": {"days": 14},
                 "kind": "listed", "response_days": 30, "active": False}
         n = self.count("escalation_rules")
@@ -271,23 +272,37 @@ class Escalation(SupervisionBase):
                  % (red[0]["id"], red[1]["id"]))
         self.sql("UPDATE tasks SET last_reported_at = now() - interval '35 days' WHERE id = %d"
                  % self.tasks["620102"][2]["id"])
-        # 620800 misses two rounds.
+        # 620800 misses two rounds (still open, past due by a day and two).
         for n in (1, 2):
             rd = self.open_round(name="第%d次调度" % n,
                                  scope={"kind": "orgs", "org_ids": [self.org["620800"]]}).json
             self.sql("UPDATE dispatch_rounds SET due_at = now() - interval '%d days' WHERE id = %d"
                      % (n, rd["id"]))
+        # A third round due in 12 hours: 620800 is reminded before the due time.
+        soon = self.open_round(name="第3次调度", due_at=later(12),
+                               scope={"kind": "orgs", "org_ids": [self.org["620800"]]}).json
         r = self.call("POST", "/api/v1/supervisions/escalation-scan", office)
         self.assertEqual(r.status, 200, r)
-        self.assertEqual(r.json, {"issued": 2, "proposed": 1})
+        # reminders: 2 red tasks, 2 overdue rounds, 1 round due soon; a notice proposed
+        self.assertEqual(r.json, {"issued": 5, "proposed": 1})
         # Run again (tomorrow's job, or a second instance): nothing twice.
         self.assertEqual(self.call("POST", "/api/v1/supervisions/escalation-scan", office).json,
                          {"issued": 0, "proposed": 0})
 
-        reminders = self.get("/api/v1/supervisions", kind="reminder")["items"]
+        rules = {}                                  # the seeded rule of each condition
+        for x in self.get("/api/v1/escalation-rules")["items"]:
+            rules.setdefault(x["condition"], x)
+        all_reminders = self.get("/api/v1/supervisions", kind="reminder")["items"]
+        self.assertTrue(all(s["status"] == "issued" for s in all_reminders))
+        reminders = [s for s in all_reminders if s["rule_id"] == rules["red_days"]["id"]]
         self.assertEqual(sorted(s["task_ids"][0] for s in reminders), sorted(t["id"] for t in red))
-        self.assertTrue(all(s["status"] == "issued" and s["rule_id"] for s in reminders))
         self.assertTrue(all(s["org"]["code"] == "620102" for s in reminders))
+        rounds = [s for s in all_reminders if s["rule_id"] in (rules["round_overdue"]["id"],
+                                                               rules["round_due_soon"]["id"])]
+        self.assertEqual(len(rounds), 3)
+        self.assertTrue(all(s["org"]["code"] == "620800" and len(s["task_ids"]) == 5 for s in rounds))
+        self.assertEqual(len([s for s in rounds if "将于" in s["reason"]]), 1)
+        self.assertIn(soon["name"], [s for s in rounds if "将于" in s["reason"]][0]["reason"])
         self.assertEqual(len([s for s in self.get("/api/v1/me/inbox", "chengguan")["supervisions"]
                               if s["kind"] == "reminder"]), 2)
         prop = self.get("/api/v1/supervisions", kind="notice", status="proposed")["items"]
@@ -299,7 +314,8 @@ class Escalation(SupervisionBase):
         # A proposal is the office's business: the unit cannot see it.
         assert_problem(self, self.call("GET", "/api/v1/supervisions/%d" % prop["id"], "pingliang"),
                        404, "not_found")
-        self.assertEqual(self.get("/api/v1/me/inbox", "pingliang")["supervisions"], [])
+        self.assertEqual({s["kind"] for s in self.get("/api/v1/me/inbox", "pingliang")["supervisions"]},
+                         {"reminder"})
         # Confirming a notice needs its document number.
         doc = assert_problem(self, self.move(prop, "confirm"), 422, "validation_failed")
         self.assertEqual(doc["errors"][0]["pointer"], "/doc_number")
@@ -330,12 +346,12 @@ class Escalation(SupervisionBase):
         self.assertEqual(self.call("POST", "/api/v1/supervisions/escalation-scan", office).json,
                          {"issued": 1, "proposed": 0})
         # An inactive rule does nothing.
-        rules = self.get("/api/v1/escalation-rules")["items"]
-        red_rule = [x for x in rules if x["condition"] == "red_days"][0]
+        red_rule = rules["red_days"]
         r = self.call("PATCH", "/api/v1/escalation-rules/%d" % red_rule["id"], office,
                       {"active": False}, headers={"If-Match": '"%d"' % red_rule["version"]})
         self.assertEqual(r.status, 200, r)
-        self.move(self.get("/api/v1/supervisions", kind="reminder", status="issued")["items"][0], "close")
+        self.move([s for s in self.get("/api/v1/supervisions", kind="reminder", status="issued")["items"]
+                   if s["rule_id"] == red_rule["id"]][0], "close")
         self.assertEqual(self.call("POST", "/api/v1/supervisions/escalation-scan", office).json,
                          {"issued": 0, "proposed": 0})
         self.assertGreater(int(self.sql("SELECT count(*) FROM audit_log WHERE table_name = 'supervisions'"

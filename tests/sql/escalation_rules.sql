@@ -56,7 +56,9 @@ BEGIN
         ('red_days',         '{"days": null}',                  'validation_failed', 'params'),
         ('red_days',         '{"days": 7, "count": 1}',         'validation_failed', 'params'),
         ('missed_rounds',    '{"count": 2}',                    'validation_failed', 'params'),
-        ('missed_rounds',    '{"days": 2, "window_days": 9}',   'validation_failed', 'params')
+        ('missed_rounds',    '{"days": 2, "window_days": 9}',   'validation_failed', 'params'),
+        ('round_due_soon',   '{"hours": 24}',                   'ok',                NULL),
+        ('round_overdue',    '{"days": 1}',                     'validation_failed', 'params')
     ) AS t(cond, params, expected, field) LOOP
         BEGIN
             INSERT INTO escalation_rules (name, condition, params, kind)
@@ -100,7 +102,8 @@ $$;
 
 -- 4. The seeded rules over a small ledger: four tasks of 620102 and one of
 --    620800, the latter's org missed two of three past rounds, a notice 31
---    days old names task C.
+--    days old names task C; the rounds are still open (R2, R3 unanswered by E
+--    more than 24 hours after their due time: overdue reminders).
 INSERT INTO campaigns (name, round, province_org_id) SELECT 'Round 3', 3, id FROM orgs WHERE code = '620000';
 INSERT INTO problems (campaign_id, code, title, category, owner_org_id)
 SELECT c.id, 'P1', '问题', 'local_specific', o.id FROM campaigns c, orgs o WHERE o.code = '620100';
@@ -135,11 +138,11 @@ BEGIN
       FROM rectify.escalation_candidates() c JOIN escalation_rules r ON r.id = c.rule_id,
            LATERAL (SELECT string_agg(t.code, ',' ORDER BY t.code) AS codes FROM tasks t
                      WHERE t.id = ANY (c.task_ids)) k;
-    ASSERT got = 'red_days:reminder:A red_days:reminder:C missed_rounds:notice:E red_after_notice:interview:C',
-           got;
+    ASSERT got = 'red_days:reminder:A red_days:reminder:C missed_rounds:notice:E red_after_notice:interview:C'
+                 ' round_overdue:reminder:E round_overdue:reminder:E', got;
     -- The scan writes them once: reminders issued, the others proposed; a rerun adds nothing.
     got := rectify.supervision_escalation_scan()::text;
-    ASSERT got = '{"issued" : 2, "proposed" : 2}', got;
+    ASSERT got = '{"issued" : 4, "proposed" : 2}', got;
     ASSERT rectify.supervision_escalation_scan()::text = '{"issued" : 0, "proposed" : 0}';
     ASSERT (SELECT count(*) FROM supervisions WHERE status = 'proposed' AND kind IN ('notice', 'interview')) = 2;
     -- An inactive rule calls for nothing.
