@@ -20,7 +20,6 @@
 #include <cJSON.h>
 #include <ctype.h>
 #include <string.h>
-#include <time.h>
 
 #define N(a) (sizeof a / sizeof a[0])
 
@@ -356,13 +355,7 @@ static void export_board(struct req *r)
         reply_no_such(r, "dispatch round");
         return;
     }
-    const char **p = arena_alloc(r->arena, 4 * sizeof *p);
-    if (!p) {
-        reply_problem(r, 503, "service_unavailable", "Out of memory.");
-        return;
-    }
-    p[0] = id;
-    p[1] = p[2] = p[3] = NULL; /* set by export_run */
+    const char *p[4] = {id, NULL, NULL, NULL}; /* the keyset and batch: set by export_run */
     struct export_spec spec = {
         .sql = sql_export, .params = p, .nparams = 4, .cols = board_cols,
         .ncols = N(board_cols), .sheet = "调度表",
