@@ -223,7 +223,6 @@ static const struct lfield open_x[] = {
 static const char *const round_actions[] = {"close", NULL};
 static const struct vfield transition_fields[] = {
     {"action", V_STRING, true, false, 1, 20, round_actions, NULL, NULL},
-    {"comment", V_STRING, false, true, 0, 2000, NULL, NULL, NULL},
 };
 
 static void list_rounds(struct req *r)
