@@ -970,6 +970,10 @@ BEGIN
                current_date + c.response_days, c.rule_id, c.escalation_key, c.reason,
                CASE WHEN c.kind = 'reminder' THEN now() END, rectify.user_id()
           FROM rectify.escalation_candidates() c
+         -- already open: skipped here through the partial unique index (cheap);
+         -- ON CONFLICT still settles a race with a concurrent writer
+         WHERE NOT EXISTS (SELECT 1 FROM supervisions s WHERE s.escalation_key = c.escalation_key
+                              AND s.escalation_key IS NOT NULL AND s.status <> 'closed')
         ON CONFLICT (escalation_key) WHERE escalation_key IS NOT NULL AND status <> 'closed' DO NOTHING
         RETURNING id, status),
     ev AS (INSERT INTO supervision_events (supervision_id, action, from_status, to_status, comment, user_id, org_id)
