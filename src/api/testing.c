@@ -45,8 +45,8 @@ static void sqlstate(struct req *r)
     static const struct {
         const char *name, *sql;
     } cases[] = {
-        {"unique", "DO $$BEGIN CREATE TEMP TABLE t_u (a int, code text, UNIQUE (a, code))"
-                   " ON COMMIT DROP; INSERT INTO t_u VALUES (1, 'x'), (1, 'x'); END$$"},
+        {"unique", "DO $$BEGIN CREATE TEMP TABLE t_u (a int, code text UNIQUE)"
+                   " ON COMMIT DROP; INSERT INTO t_u VALUES (1, 'x'), (2, 'x'); END$$"},
         {"foreign_key", "DO $$BEGIN CREATE TEMP TABLE t_p (id int PRIMARY KEY) ON COMMIT DROP;"
                         " CREATE TEMP TABLE t_c (p int REFERENCES t_p) ON COMMIT DROP;"
                         " INSERT INTO t_c VALUES (7); END$$"},
