@@ -123,7 +123,8 @@ const struct route testing_routes[] = {
 const size_t testing_routes_count = sizeof testing_routes / sizeof testing_routes[0];
 
 /* --- test.record: a job kind for tests/api/test_jobs.py ----------------------
- * Payload {"tag": "...", "sleep_ms": N, "fail_attempts": N}: sleeps sleep_ms
+ * Payload {"tag": "...", "sleep_ms": N, "first_sleep_ms": N, "fail_attempts": N}:
+ * sleeps sleep_ms on every attempt and first_sleep_ms more on the first one
  * (a slow job, to be killed while it holds its lease), fails attempts
  * 1..fail_attempts (-1: always), and records each attempt as a row of
  * test_job_runs, which the test creates: failed attempts with job_db_run, the
@@ -141,10 +142,13 @@ static bool test_record(struct job_ctx *ctx, const char *payload, char *err, siz
     }
     const cJSON *tag = cJSON_GetObjectItemCaseSensitive(p, "tag");
     const cJSON *sleep = cJSON_GetObjectItemCaseSensitive(p, "sleep_ms");
+    const cJSON *first = cJSON_GetObjectItemCaseSensitive(p, "first_sleep_ms");
     const cJSON *fails = cJSON_GetObjectItemCaseSensitive(p, "fail_attempts");
     char tag_text[128];
     snprintf(tag_text, sizeof tag_text, "%s", cJSON_IsString(tag) ? tag->valuestring : "");
     long ms = cJSON_IsNumber(sleep) ? (long)sleep->valuedouble : 0;
+    if (job_attempt(ctx) == 1 && cJSON_IsNumber(first))
+        ms += (long)first->valuedouble;
     int fail_until = cJSON_IsNumber(fails) ? (int)fails->valuedouble : 0;
     cJSON_Delete(p);
     if (ms > 0) {
