@@ -49,10 +49,12 @@ CREATE TABLE jobs (
     CONSTRAINT jobs_lease CHECK ((state = 'running') = (lease_until IS NOT NULL AND lease_token IS NOT NULL))
 );
 COMMENT ON TABLE jobs IS 'Background jobs (0041_jobs.sql): claimed with SKIP LOCKED and a lease.';
--- The claim reads these two; the list reads the third.
+-- The claim walks the first two in order; GET /jobs?kind= and ?state= the
+-- next two (newest first); the nightly purge the last.
 CREATE INDEX jobs_due_idx ON jobs (run_at, id) WHERE state = 'queued';
 CREATE INDEX jobs_lease_idx ON jobs (lease_until) WHERE state = 'running';
 CREATE INDEX jobs_kind_idx ON jobs (kind, id);
+CREATE INDEX jobs_state_idx ON jobs (state, id);
 CREATE INDEX jobs_finished_idx ON jobs (finished_at) WHERE state IN ('done', 'dead');
 
 -- Only admin and office read jobs through the API; writes go through the
@@ -106,13 +108,21 @@ DECLARE
     j jobs%ROWTYPE;
 BEGIN
     LOOP
+        -- Lapsed leases first (rare), then the due queue in run_at order: two
+        -- queries, so each walks its partial index in order and nothing is
+        -- sorted however long the backlog.
         SELECT * INTO j FROM jobs
-         WHERE jobs.kind = ANY (p_kinds)
-           AND ((jobs.state = 'queued' AND jobs.run_at <= now())
-                OR (jobs.state = 'running' AND jobs.lease_until < now()))
-         ORDER BY jobs.run_at, jobs.id
+         WHERE jobs.state = 'running' AND jobs.lease_until < now() AND jobs.kind = ANY (p_kinds)
+         ORDER BY jobs.lease_until
          LIMIT 1
            FOR UPDATE SKIP LOCKED;
+        IF NOT FOUND THEN
+            SELECT * INTO j FROM jobs
+             WHERE jobs.state = 'queued' AND jobs.run_at <= now() AND jobs.kind = ANY (p_kinds)
+             ORDER BY jobs.run_at, jobs.id
+             LIMIT 1
+               FOR UPDATE SKIP LOCKED;
+        END IF;
         IF NOT FOUND THEN
             RETURN;
         END IF;

@@ -19,6 +19,7 @@
 
 #define BACKOFF_CAP_MS (3600LL * 1000)
 #define ERR_LEN 512
+#define ERROR_PAUSE_MS 5000 /* after a failed claim */
 
 /* Workers run as the database owner: set_config('role', 'none') switches
  * back to the session user (see db_identity). */
@@ -291,8 +292,10 @@ static void *worker_main(void *arg)
             PQclear(job);
             continue;
         }
+        /* Nothing due, or the database refused (down, or migrations pending:
+         * then wait longer, the warning was logged). */
+        nap(r, job || r->opt.poll_ms >= ERROR_PAUSE_MS ? r->opt.poll_ms : ERROR_PAUSE_MS);
         PQclear(job);
-        nap(r, r->opt.poll_ms);
     }
     pthread_mutex_lock(&r->mu);
     r->alive--;
