@@ -29,9 +29,13 @@
  *                     complaint_import_chunks; any bad row → 422 with the
  *                     per-row errors and nothing written; otherwise pass 2
  *                     applies every staged batch in ONE transaction.
- *   dry_run=true      validates and resolves, and says for each row what
- *                     would happen (inserted / updated / unchanged), writing
+ *   dry_run=true      runs each batch's real statements and rolls them
+ *                     back: says for each row what the real run would
+ *                     (inserted / updated / unchanged / failed), writing
  *                     nothing.
+ *
+ * Time budget: RECTIFY_IMPORT_TIMEOUT seconds from the import's start; each
+ * batch's transaction gets what is left as its statement_timeout (sql_budget).
  *
  * Idempotency-Key: the key is claimed in idempotency_keys before the body is
  * read; the body's SHA-256 is computed while streaming; the answer (< 500)
