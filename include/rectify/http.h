@@ -97,6 +97,11 @@ void reply_problem_errors(struct req *r, int status, const char *code,
 int problem_render(struct buf *out, int status, const char *code, const char *detail,
                    const char *instance, const char *request_id,
                    const struct field_error *errors, size_t nerrors);
+/* True when an If-None-Match value ("*", or a list of entity-tags) names
+ * etag, by weak comparison (W/ ignored on both sides). The response
+ * writers use it: a 200 to GET or HEAD with an ETag the request names is
+ * sent as 304 without a body, for every resource (RFC 9110 13.1.2). */
+bool etag_list_matches(const char *if_none_match, const char *etag);
 /* Reason phrase / problem title for a status code. */
 const char *http_status_title(int status);
 

@@ -928,6 +928,7 @@ static void export_complaints(struct req *r)
     struct export_spec spec = {
         .sql = sql_export, .params = p, .nparams = COMPLAINT_FILTER_PARAMS + 2,
         .cols = export_cols, .ncols = N_EXPORT_COLS, .sheet = "举报件", .filename = "举报件",
+        .ascii_filename = "complaints",
     };
     if (pii) {
         struct pii_export *e = arena_alloc(r->arena, sizeof *e);

@@ -447,6 +447,7 @@ static void export_tasks(struct req *r)
         .sql = sql_task_export, .params = p, .nparams = 15, .cols = task_cols,
         .ncols = N(task_cols), .sheet = "整改任务台账",
         .filename = arena_printf(r->arena, "整改任务台账-%s", today_suffix(r)),
+        .ascii_filename = arena_printf(r->arena, "tasks-%s", today_suffix(r)),
     };
     export_run(r, fmt, &spec);
 }
@@ -472,6 +473,7 @@ static void export_problems(struct req *r)
         .sql = sql_problem_export, .params = p, .nparams = 13, .cols = problem_cols,
         .ncols = N(problem_cols), .sheet = "反馈问题清单",
         .filename = arena_printf(r->arena, "反馈问题清单-%s", today_suffix(r)),
+        .ascii_filename = arena_printf(r->arena, "problems-%s", today_suffix(r)),
     };
     export_run(r, fmt, &spec);
 }
