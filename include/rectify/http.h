@@ -80,10 +80,14 @@ void reply_stream_abort(struct req *r);
  * on the first call, then returns bytes read, 0 at the end, -1 on error. */
 long req_read(struct req *r, void *buf, size_t len);
 
+/* code: what is wrong, for a front end to translate (FIELD_ERROR_CODES in
+ * the spec's FieldError: required, too_long, not_in_vocabulary, ...); NULL
+ * is rendered as "invalid". message: the same in English, for people. */
 struct field_error {
     const char *pointer;
     const char *message;
     const char *parameter;
+    const char *code;
 };
 
 /* RFC 9457 problem+json with a stable machine code. */

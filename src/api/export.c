@@ -87,7 +87,7 @@ bool export_format_or_reply(struct req *r, enum export_format *fmt)
             *fmt = EXPORT_XLSX;
             return true;
         }
-        struct field_error e = {.parameter = "format", .message = "must be csv or xlsx"};
+        struct field_error e = {.parameter = "format", .message = "must be csv or xlsx", .code = "not_in_vocabulary"};
         reply_problem_errors(r, 400, "invalid_parameter", "Query parameter format is invalid.",
                              &e, 1);
         return false;

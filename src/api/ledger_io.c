@@ -1560,7 +1560,8 @@ static void run_import(struct req *r, const struct kind *k)
     struct lerrs l = {.arena = r->arena};
     const char *campaign = lq_id(r, &l, "campaign");
     if (!campaign && !req_query(r, "campaign"))
-        lerr_param(&l, "campaign", "is required: the id of the campaign the rows belong to");
+        lerr_param(&l, "campaign", "required",
+                   "is required: the id of the campaign the rows belong to");
     const char *dry = lq_bool(r, &l, "dry_run");
     if (l.n) {
         r->close_connection = true; /* the body is not read */

@@ -391,6 +391,8 @@ int problem_render(struct buf *out, int status, const char *code, const char *de
                 rc |= buf_puts(out, "\"pointer\":");
                 rc |= buf_json_string(out, errors[i].pointer ? errors[i].pointer : "");
             }
+            rc |= buf_puts(out, ",\"code\":");
+            rc |= buf_json_string(out, errors[i].code ? errors[i].code : "invalid");
             rc |= buf_puts(out, ",\"message\":");
             rc |= buf_json_string(out, errors[i].message ? errors[i].message : "");
             rc |= buf_puts(out, "}");

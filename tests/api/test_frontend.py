@@ -201,6 +201,47 @@ class Frontend(harness.ServiceTestCase):
                 self.assertEqual(disposition_parts(r.header("content-disposition")),
                                  (ascii_name, name))
 
+    # ------------------------------------------------------------ field error codes
+
+    def codes(self, r, status, code):
+        doc = harness.assert_problem(self, r, status, code)
+        for e in doc["errors"]:
+            self.assertIsInstance(e["message"], str)
+        return {e.get("pointer", e.get("parameter")): e["code"] for e in doc["errors"]}
+
+    def test_field_errors_carry_a_machine_code(self):
+        pid = self.org["620000"]
+        r = self.call("POST", "/api/v1/campaigns", "fe_office", {
+            "name": "x" * 201, "round": 0, "province_org_id": "1", "stay_start": "2024-02-30",
+            "x": 1})
+        self.assertEqual(self.codes(r, 422, "validation_failed"), {
+            "/x": "unknown_field", "/name": "too_long", "/round": "out_of_range",
+            "/province_org_id": "wrong_type", "/stay_start": "invalid_date"})
+        r = self.call("POST", "/api/v1/campaigns", "fe_office", {"name": " ", "province_org_id": pid,
+                                                                  "round": None})
+        self.assertEqual(self.codes(r, 422, "validation_failed"), {"/name": "blank", "/round": "not_null"})
+        r = self.call("POST", "/api/v1/campaigns", "fe_office", {"province_org_id": pid})
+        self.assertEqual(self.codes(r, 422, "validation_failed"), {"/name": "required", "/round": "required"})
+        r = self.call("POST", "/api/v1/users", "fe_admin", {
+            "username": "u", "password": "short", "org_id": pid, "roles": ["nope", "unit", "unit"],
+            "display_name": 5})
+        self.assertEqual(self.codes(r, 422, "validation_failed"), {
+            "/username": "too_short", "/password": "too_short", "/display_name": "wrong_type",
+            "/roles/0": "not_in_vocabulary", "/roles/2": "repeated"})
+        # Query parameters
+        r = self.call("GET", "/api/v1/tasks?limit=0&status=bogus&due_before=2024-13-01&lead_org=x",
+                      "fe_office")
+        self.assertEqual(self.codes(r, 400, "invalid_parameter"), {
+            "limit": "out_of_range", "status": "not_in_vocabulary", "due_before": "invalid_date",
+            "lead_org": "invalid_format"})
+        # A uniqueness rule (409) names its field too.
+        r = self.call("POST", "/api/v1/campaigns", "fe_office", {
+            "name": "again", "round": 3, "province_org_id": pid})
+        self.assertEqual(self.codes(r, 409, "conflict"), {"/round": "already_exists"})
+        # Nothing was written by any of these.
+        self.assertEqual(harness.psql("SELECT count(*) FROM campaigns WHERE name IN ('again', ' ')",
+                                      self.db_name), "0")
+
 
 if __name__ == "__main__":
     harness.main()
