@@ -113,6 +113,16 @@ class Frontend(harness.ServiceTestCase):
                 for inm in (etag, "W/" + etag, '"999999", ' + etag, '"x",' + etag + ' ', "*"):
                     self.assert_not_modified(
                         self.call("GET", path, who, headers={"If-None-Match": inm}), etag)
+                # Keep-alive: the 304 has no body, the next answer on the connection is whole.
+                conn = self.svc.connection()
+                try:
+                    self.assert_not_modified(self.svc.request(
+                        "GET", path, conn=conn, token=self.tok[who],
+                        headers={"If-None-Match": etag, "Connection": "keep-alive"}), etag)
+                    again = self.svc.request("GET", path, conn=conn, token=self.tok[who])
+                    self.assertEqual((again.status, again.body), (200, r.body))
+                finally:
+                    conn.close()
                 # HEAD too
                 self.assert_not_modified(
                     self.call("HEAD", path, who, headers={"If-None-Match": etag}), etag)
