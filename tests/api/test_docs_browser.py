@@ -16,7 +16,6 @@ import socket
 import subprocess
 import tempfile
 import time
-import unittest
 import urllib.error
 import urllib.request
 
