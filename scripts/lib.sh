@@ -14,11 +14,12 @@ RECTIFY_PKGS_RUN=(
 	python3 python3-yaml curl ca-certificates openssl
 	nodejs npm
 )
-# What scripts/test needs on top of that:
+# What scripts/test needs on top of that (chromium, its driver and a CJK
+# font for tests/api/test_docs_browser.py and its screenshot):
 RECTIFY_PKGS_TEST=(
 	clang libclang-rt-14-dev valgrind wrk postgresql-client-15
 	python3-cryptography jq
-	chromium chromium-driver
+	chromium chromium-driver fonts-wqy-microhei
 )
 
 RECTIFY_PGBIN=${RECTIFY_PGBIN:-/usr/lib/postgresql/15/bin}
