@@ -8,6 +8,7 @@
 #include "rectify/config.h"
 #include "rectify/jwt.h"
 #include "rectify/log.h"
+#include "rectify/params.h"
 #include "rectify/password.h"
 #include "rectify/permissions.h"
 #include "rectify/validate.h"
@@ -214,10 +215,11 @@ static void logout(struct req *r)
         reply_empty(r, 204);
 }
 
+/* With the user's ETag, as GET /api/v1/users/{id} sends it. */
 static void me(struct req *r)
 {
     struct db_query q = {
-        "SELECT json_build_object('id', u.id, 'username', u.username,"
+        "SELECT u.version, json_build_object('id', u.id, 'username', u.username,"
         " 'display_name', u.display_name, 'org_id', u.org_id,"
         " 'org', json_build_object('id', o.id, 'code', o.code, 'name', o.name, 'kind', o.kind),"
         " 'roles', u.roles, 'disabled', u.disabled, 'version', u.version,"
@@ -225,7 +227,7 @@ static void me(struct req *r)
         " 'last_login_at', u.last_login_at)::text"
         " FROM users u JOIN orgs o ON o.id = u.org_id WHERE u.id = rectify.user_id()",
         0, NULL};
-    reply_db_json(r, 200, &q);
+    reply_versioned_row(r, &q, "user");
 }
 
 static void jwks(struct req *r)

@@ -1442,7 +1442,7 @@ static bool flag_param(struct req *r, const char *name, bool *out, struct field_
     if (strcmp(v, "true") == 0 || strcmp(v, "1") == 0)
         *out = true;
     else if (strcmp(v, "false") != 0 && strcmp(v, "0") != 0) {
-        errs[(*n)++] = (struct field_error){.parameter = name, .message = "must be true or false"};
+        errs[(*n)++] = (struct field_error){.parameter = name, .message = "must be true or false", .code = "wrong_type"};
         return false;
     }
     return true;
@@ -1522,7 +1522,7 @@ void complaints_import(struct req *r)
     char campaign_id[24];
     if (!campaign || !id_parse(campaign, campaign_id))
         perrs[pn++] = (struct field_error){.parameter = "campaign_id",
-                                           .message = "is required: the id of the campaign"};
+                                           .message = "is required: the id of the campaign", .code = "required"};
     bool dry_run, verbose;
     flag_param(r, "dry_run", &dry_run, perrs, &pn);
     flag_param(r, "verbose", &verbose, perrs, &pn);
@@ -1530,7 +1530,7 @@ void complaints_import(struct req *r)
     bool atomic = mode && strcmp(mode, "atomic") == 0;
     if (mode && !atomic && strcmp(mode, "partial") != 0)
         perrs[pn++] = (struct field_error){.parameter = "mode",
-                                           .message = "must be partial or atomic"};
+                                           .message = "must be partial or atomic", .code = "not_in_vocabulary"};
     if (pn) {
         r->close_connection = true;
         reply_invalid_params(r, perrs, pn);
@@ -1549,7 +1549,7 @@ void complaints_import(struct req *r)
     if (idem && !idem_key_ok(idem)) {
         r->close_connection = true;
         struct field_error e = {.parameter = "Idempotency-Key",
-                                .message = "must be 1 to 200 visible ASCII characters"};
+                                .message = "must be 1 to 200 visible ASCII characters", .code = "invalid_format"};
         reply_problem_errors(r, 400, "invalid_parameter", "The Idempotency-Key header is invalid.",
                              &e, 1);
         return;

@@ -7,8 +7,6 @@
 #include "rectify/jobs.h"
 #include "rectify/metrics.h"
 
-#include "docs_page.h"
-
 #include <stdio.h>
 #include <string.h>
 
@@ -56,9 +54,10 @@ static void openapi(struct req *r)
     reply_json(r, 200, embedded_openapi_json, embedded_openapi_json_len);
 }
 
+/* The API reference: generated from the spec at build time, self-contained. */
 static void docs(struct req *r)
 {
-    reply(r, 200, "text/html; charset=utf-8", docs_page, sizeof docs_page - 1);
+    reply(r, 200, "text/html; charset=utf-8", embedded_docs_html, embedded_docs_html_len);
 }
 
 const struct route ops_routes[] = {

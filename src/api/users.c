@@ -121,13 +121,13 @@ static void list_users(struct req *r)
     const char *org_raw = req_query(r, "org");
     char org[24];
     if (org_raw && !id_parse(org_raw, org))
-        errs[n++] = (struct field_error){.parameter = "org", .message = "must be a positive integer id"};
+        errs[n++] = (struct field_error){.parameter = "org", .message = "must be a positive integer id", .code = "invalid_format"};
     const char *role = req_query(r, "role");
     if (role && !perm_role_from_name(role))
-        errs[n++] = (struct field_error){.parameter = "role", .message = "is not a role"};
+        errs[n++] = (struct field_error){.parameter = "role", .message = "is not a role", .code = "not_in_vocabulary"};
     const char *disabled = req_query(r, "disabled");
     if (disabled && strcmp(disabled, "true") != 0 && strcmp(disabled, "false") != 0)
-        errs[n++] = (struct field_error){.parameter = "disabled", .message = "must be true or false"};
+        errs[n++] = (struct field_error){.parameter = "disabled", .message = "must be true or false", .code = "wrong_type"};
     const char *q = req_query(r, "q");
     if (q && !q_valid(q))
         errs[n++] = (struct field_error){.parameter = "q", .message = "must be 1 to 100 characters of UTF-8 text"};
