@@ -218,16 +218,10 @@ static void logout(struct req *r)
 /* With the user's ETag, as GET /api/v1/users/{id} sends it. */
 static void me(struct req *r)
 {
-    struct db_query q = {
-        "SELECT u.version, json_build_object('id', u.id, 'username', u.username,"
-        " 'display_name', u.display_name, 'org_id', u.org_id,"
-        " 'org', json_build_object('id', o.id, 'code', o.code, 'name', o.name, 'kind', o.kind),"
-        " 'roles', u.roles, 'disabled', u.disabled, 'version', u.version,"
-        " 'created_at', u.created_at, 'updated_at', u.updated_at,"
-        " 'last_login_at', u.last_login_at)::text"
-        " FROM users u JOIN orgs o ON o.id = u.org_id WHERE u.id = rectify.user_id()",
-        0, NULL};
-    reply_versioned_row(r, &q, "user");
+    struct db_query q = {"SELECT u.version, rectify.user_json(u.id) AS json"
+                         "  FROM users u WHERE u.id = rectify.user_id()",
+                         0, NULL};
+    reply_query_row(r, 200, &q, "user");
 }
 
 static void jwks(struct req *r)

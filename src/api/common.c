@@ -95,7 +95,8 @@ bool db_run_formats_or_reply(struct req *r, const struct db_query *q,
             return false;
         }
         struct field_error e = {.pointer = arena_printf(r->arena, "/%s", err.column),
-                                .message = err.detail[0] ? err.detail : "is invalid"};
+                                .message = err.detail[0] ? err.detail : "is invalid",
+                                .code = rule.status == 409 ? "already_exists" : NULL};
         reply_problem_errors(r, rule.status, code, err.message, e.pointer ? &e : NULL,
                              e.pointer ? 1 : 0);
         return false;
@@ -108,9 +109,10 @@ bool db_run_formats_or_reply(struct req *r, const struct db_query *q,
         return false;
     }
     const char *key = key_pointer(r->arena, &err);
-    struct field_error e = {.pointer = key, .message = strcmp(err.sqlstate, "23505") == 0
-                                                          ? "already exists"
-                                                          : "does not exist"};
+    bool unique = strcmp(err.sqlstate, "23505") == 0;
+    struct field_error e = {.pointer = key,
+                            .message = unique ? "already exists" : "does not exist",
+                            .code = unique ? "already_exists" : "unknown_reference"};
     reply_problem_errors(r, rule.status, rule.code, rule.detail, key ? &e : NULL, key ? 1 : 0);
     return false;
 }
