@@ -438,6 +438,8 @@ END
 $$;
 REVOKE EXECUTE ON FUNCTION rectify.dispatch_open_due() FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION rectify.dispatch_open_due() TO rectify_api;   -- the route needs dispatch.write
+-- On the jobs runner (0041): every 10 minutes (src/jobs/dispatch_jobs.c).
+INSERT INTO job_schedules (name, kind, every) VALUES ('dispatch.open_due', 'dispatch.open_due', interval '10 minutes');
 
 -- ---------------------------------------------------------------------------
 -- Supervision.
@@ -986,6 +988,8 @@ END
 $$;
 REVOKE EXECUTE ON FUNCTION rectify.supervision_escalation_scan() FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION rectify.supervision_escalation_scan() TO rectify_api;   -- the route needs supervision.write
+-- The daily scan on the jobs runner (0041), before the working day starts.
+INSERT INTO job_schedules (name, kind, at_time) VALUES ('supervision.escalation_scan', 'supervision.escalation_scan', time '06:00');
 
 -- POST/PATCH /escalation-rules.
 CREATE FUNCTION rectify.escalation_rule_json(r escalation_rules) RETURNS json

@@ -70,7 +70,7 @@ void dispatch_check_object(struct lerrs *l, const char *ptr, const cJSON *v, lon
 {
     (void)max;
     if (!cJSON_IsObject(v))
-        lerr_body(l, ptr, "must be an object");
+        lerr_body(l, ptr, "wrong_type", "must be an object");
 }
 
 /* 2026-11, or a ten-day period 2026-11上旬 / 中旬 / 下旬. */
@@ -90,34 +90,36 @@ static void check_scope(struct lerrs *l, const char *ptr, const cJSON *v, long l
 {
     (void)max;
     if (!cJSON_IsObject(v)) {
-        lerr_body(l, ptr, "must be an object");
+        lerr_body(l, ptr, "wrong_type", "must be an object");
         return;
     }
     const cJSON *kind = cJSON_GetObjectItemCaseSensitive(v, "kind");
     const char *k = cJSON_IsString(kind) ? kind->valuestring : NULL;
     if (!k || (strcmp(k, "all_open") && strcmp(k, "orgs") && strcmp(k, "problems")))
-        lerr_body(l, arena_printf(l->arena, "%s/kind", ptr),
+        lerr_body(l, arena_printf(l->arena, "%s/kind", ptr), k ? "not_in_vocabulary" : "required",
                   "must be one of all_open, orgs, problems");
     for (const cJSON *m = v->child; m; m = m->next) {
         const char *sub = arena_printf(l->arena, "%s/%s", ptr, m->string);
         if (strcmp(m->string, "org_ids") == 0 || strcmp(m->string, "problem_ids") == 0)
             lcheck_id_list(l, sub, m, 500);
         else if (strcmp(m->string, "kind"))
-            lerr_body(l, sub, "is not a member of a scope");
+            lerr_body(l, sub, "unknown_field", "is not a member of a scope");
     }
     if (!k)
         return;
     bool orgs = cJSON_GetObjectItemCaseSensitive(v, "org_ids") != NULL;
     bool problems = cJSON_GetObjectItemCaseSensitive(v, "problem_ids") != NULL;
     if (strcmp(k, "orgs") == 0 && !orgs)
-        lerr_body(l, arena_printf(l->arena, "%s/org_ids", ptr), "is required for kind orgs");
+        lerr_body(l, arena_printf(l->arena, "%s/org_ids", ptr), "required",
+                  "is required for kind orgs");
     if (strcmp(k, "problems") == 0 && !problems)
-        lerr_body(l, arena_printf(l->arena, "%s/problem_ids", ptr),
+        lerr_body(l, arena_printf(l->arena, "%s/problem_ids", ptr), "required",
                   "is required for kind problems");
     if (strcmp(k, "orgs") && orgs)
-        lerr_body(l, arena_printf(l->arena, "%s/org_ids", ptr), "is only for kind orgs");
+        lerr_body(l, arena_printf(l->arena, "%s/org_ids", ptr), "invalid",
+                  "is only for kind orgs");
     if (strcmp(k, "problems") && problems)
-        lerr_body(l, arena_printf(l->arena, "%s/problem_ids", ptr),
+        lerr_body(l, arena_printf(l->arena, "%s/problem_ids", ptr), "invalid",
                   "is only for kind problems");
 }
 

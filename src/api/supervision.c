@@ -194,7 +194,7 @@ static void create_supervision(struct req *r)
     for (size_t i = 0; i < N(kind_fields); i++) {
         const cJSON *v = cJSON_GetObjectItemCaseSensitive(r->json, kind_fields[i].field);
         if (v && !cJSON_IsNull(v) && strcmp(kind, kind_fields[i].kind) != 0)
-            lerr_body(&l, arena_printf(r->arena, "/%s", kind_fields[i].field),
+            lerr_body(&l, arena_printf(r->arena, "/%s", kind_fields[i].field), "invalid",
                       arena_printf(r->arena, "is only for kind %s", kind_fields[i].kind));
     }
     if (l.n) {
@@ -232,11 +232,11 @@ static void transition_supervision(struct req *r)
     for (size_t i = 0; i < N(action_fields); i++) {
         const cJSON *v = cJSON_GetObjectItemCaseSensitive(r->json, action_fields[i].field);
         if (v && !cJSON_IsNull(v) && strcmp(action, action_fields[i].action) != 0)
-            lerr_body(&l, arena_printf(r->arena, "/%s", action_fields[i].field),
+            lerr_body(&l, arena_printf(r->arena, "/%s", action_fields[i].field), "invalid",
                       arena_printf(r->arena, "is only for action %s", action_fields[i].action));
     }
     if (strcmp(action, "respond") == 0 && !ledger_json_string(r->json, "response"))
-        lerr_body(&l, "/response", "is required to respond");
+        lerr_body(&l, "/response", "required", "is required to respond");
     if (l.n) {
         reply_problem_errors(r, 422, "validation_failed", "The body has invalid members.", l.e,
                              l.n);

@@ -6,6 +6,7 @@ against the real service."""
 import csv
 import datetime
 import io
+import time
 import urllib.parse
 
 import harness
@@ -391,6 +392,49 @@ class Schedules(DispatchBase):
         self.sql("UPDATE dispatch_schedules SET next_run_at = now() - interval '1 day' WHERE id = %d"
                  % sched["id"])
         self.assertEqual(self.sql("SELECT rectify.dispatch_open_due()"), "0")
+
+
+class Runner(DispatchBase):
+    """The recurring round and the daily scan on the jobs runner of the service."""
+    service_env = {"RECTIFY_JOB_POLL_MS": "50"}
+
+    def wait_for(self, fn, timeout=30):
+        deadline = time.time() + timeout * harness.SLOW
+        while time.time() < deadline:
+            got = fn()
+            if got:
+                return got
+            time.sleep(0.2)
+        self.fail("timed out")
+
+    def test_runner_opens_rounds_and_scans(self):
+        r = self.call("POST", "/api/v1/dispatch-schedules", "office", {
+            "campaign_id": self.campaign["id"], "name": "月度调度（自动）", "day_of_month": 1,
+            "due_days": 3, "scope": {"kind": "orgs", "org_ids": [self.org["620103"]]},
+            "requirements": "报送整改进展", "first_run_at": later(-2)})
+        self.assertEqual(r.status, 201, r)
+        sched = r.json
+        # The job's next occurrence is now (it runs every 10 minutes).
+        self.sql("UPDATE job_schedules SET next_run = now() WHERE name = 'dispatch.open_due'")
+        rounds = self.wait_for(lambda: [x for x in self.get("/api/v1/dispatch-rounds")["items"]
+                                        if x["schedule_id"] == sched["id"]])
+        self.assertEqual(len(rounds), 1)
+        self.assertEqual(rounds[0]["counts"]["items"], 7)
+        self.assertEqual(self.wait_for(lambda: self.sql(
+            "SELECT state FROM jobs WHERE kind = 'dispatch.open_due' AND state = 'done' LIMIT 1")), "done")
+        self.assertEqual(self.sql("SELECT request_id LIKE 'job-%%' FROM audit_log WHERE table_name ="
+                                  " 'dispatch_rounds' AND row_id = '%d' AND action = 'insert'"
+                                  % rounds[0]["id"]), "t")
+        # The daily escalation scan: a task without a report for 40 days gets its reminder.
+        task = self.tasks["620103"][0]
+        self.sql("UPDATE tasks SET last_reported_at = now() - interval '40 days' WHERE id = %d" % task["id"])
+        self.sql("UPDATE job_schedules SET next_run = now() WHERE name = 'supervision.escalation_scan'")
+        rem = self.wait_for(lambda: self.get("/api/v1/supervisions", kind="reminder")["items"])
+        self.assertEqual([s["task_ids"] for s in rem], [[task["id"]]])
+        # and the schedule moved on to the next 06:00 China time
+        self.assertEqual(self.sql("SELECT next_run > now() AND to_char(next_run AT TIME ZONE"
+                                  " 'Asia/Shanghai', 'HH24:MI') = '06:00' FROM job_schedules"
+                                  " WHERE name = 'supervision.escalation_scan'"), "t")
 
 
 if __name__ == "__main__":
