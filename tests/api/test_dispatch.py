@@ -388,10 +388,18 @@ class Schedules(DispatchBase):
         self.assertGreater(datetime.datetime.fromisoformat(nxt),
                            datetime.datetime.now(datetime.timezone.utc))
         self.assertIn("-25T09:00:00+08:00", nxt)
-        # Concurrent callers (two instances) never open a period twice: the unique key.
+        # A schedule has one round per period, whoever runs it again.
         self.sql("UPDATE dispatch_schedules SET next_run_at = now() - interval '1 day' WHERE id = %d"
                  % sched["id"])
         self.assertEqual(self.sql("SELECT rectify.dispatch_open_due()"), "0")
+        # Two callers at once (two instances) open a due schedule's round once.
+        body2 = dict(body, name="月度调度二", first_run_at=later(-1))
+        self.assertEqual(self.call("POST", "/api/v1/dispatch-schedules", "office", body2).status, 201)
+        runs = [harness.in_thread(self.call, "POST", "/api/v1/dispatch-schedules/open-due", "office")
+                for _ in range(2)]
+        for t, _ in runs:
+            t.join()
+        self.assertEqual(sorted(res[0].json["opened"] for _, res in runs), [0, 1])
 
 
 class Runner(DispatchBase):
