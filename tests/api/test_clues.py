@@ -4,11 +4,14 @@ outcome; persons concerned encrypted at rest, masked, clear only on request
 (audited); statistics; publication of exactly the chosen fields (and the
 public answer); every error; and the scoping matrix: every role but office and
 discipline gets 404 on every clue route."""
-import json
-import re
+import os
+import subprocess
 
 import harness
 from harness import assert_problem
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+DEMO_PASSWORD = "Demo-Passw0rd-2026"
 
 PERSONS = [
     {"name": "张建国", "post": "华池县林业和草原局局长", "org": "华池县林业和草原局", "level": "division"},
@@ -490,6 +493,42 @@ class Clues(harness.ServiceTestCase):
         self.assertEqual(len(s["people_by_outcome"]), 7)   # six outcomes and 待定
         assert_problem(self, self.req("GET", "/api/v1/clues/stats?campaign_id=abc"), 400, "invalid_parameter")
         del c
+
+
+class DemoClues(harness.ServiceTestCase):
+    """scripts/seed-demo loads the demo leads through the API: one per state,
+    sealed with the service's key, one published with one person named."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        env = dict(os.environ, RECTIFY_DATABASE_URL=cls.db_url, RECTIFY_BIN=harness.BIN,
+                   RECTIFY_DEMO_PASSWORD=DEMO_PASSWORD)
+        env.pop("RECTIFY_DEMO_LEDGER", None)
+        cls.logs = []
+        for _ in range(2):
+            p = subprocess.run([os.path.join(ROOT, "scripts", "seed-demo")], env=env, capture_output=True,
+                               text=True, timeout=180 * harness.SLOW)
+            if p.returncode != 0:
+                raise RuntimeError("seed-demo failed:\n%s\n%s" % (p.stdout, p.stderr))
+            cls.logs.append(p.stderr)
+
+    def test_every_state_sealed_and_published(self):
+        self.assertIn("demo clues: loaded 6 leads", self.logs[0])
+        self.assertIn("demo clues: already loaded", self.logs[1])
+        cdi = self.svc.login("discipline", DEMO_PASSWORD)
+        items = self.svc.get("/api/v1/clues?limit=500", token=cdi).json["items"]
+        self.assertEqual({c["status"] for c in items},
+                         {"registered", "transferred", "received", "under_investigation", "concluded"})
+        self.assertEqual(sum(c["publication"]["published"] for c in items), 1)
+        self.assertTrue(all(p["masked"] for c in items for p in c["persons"]))
+        clear = self.svc.get("/api/v1/clues/%d?pii=true" % items[0]["id"], token=cdi).json
+        self.assertEqual(clear["persons"][0]["name"], "马文斌")
+        pub = self.svc.get("/public/v1/accountability").json["items"]
+        self.assertEqual([p["name"] for p in pub[0]["persons"]], ["赵明远", None, None])
+        # the demo units never see them
+        r = self.svc.get("/api/v1/clues", token=self.svc.login("chengguan", DEMO_PASSWORD))
+        self.assertEqual(r.status, 404)
 
 
 if __name__ == "__main__":
