@@ -41,7 +41,7 @@
     " WHERE a.path @> " o ".path AND a.id <> " o ".id))"
 
 static const char sql_get[] =
-    "SELECT o.version, " ORG_DETAIL("o") "::text FROM orgs o WHERE o.id = $1::bigint";
+    "SELECT o.version, " ORG_DETAIL("o") " AS json FROM orgs o WHERE o.id = $1::bigint";
 
 /* $1 kind, $2 parent, $3 ILIKE pattern, $4 after id, $5 limit. */
 static const char sql_list[] =
@@ -199,7 +199,7 @@ static void get_org(struct req *r)
     const char *params[] = {id};
     struct db_query q = {sql_get, 1, params};
     /* Rows hidden by row-level security answer the same 404. */
-    reply_versioned_row(r, &q, "organisation");
+    reply_query_row(r, 200, &q, "organisation");
 }
 
 static void create_org(struct req *r)
