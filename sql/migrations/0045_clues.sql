@@ -230,7 +230,7 @@ DECLARE
     n integer;
 BEGIN
     IF NOT rectify.has_any_role('{office,discipline}'::text[]) OR rectify.user_id() IS NULL THEN
-        RAISE EXCEPTION 'No such clue.' USING ERRCODE = 'RX404', HINT = 'not_found';
+        PERFORM rectify.fail(404, 'not_found', 'No such clue.');
     END IF;
     RETURN QUERY
         SELECT p.id, p.ref, p.name_enc, p.post_enc, p.org_enc, p.key_id
@@ -335,7 +335,7 @@ $$;
 -- Writes (SECURITY INVOKER: RLS applies). Each returns (version, json[, location]).
 -- ---------------------------------------------------------------------------
 
--- The clue p_id, locked, or 404; 412 when p_version is given and stale.
+-- The clue p_id, locked, or 404; 412 when p_version (If-Match) is stale.
 CREATE FUNCTION rectify.clue_for_update(p_id bigint, p_version integer) RETURNS clues
     LANGUAGE plpgsql
     SET search_path = pg_catalog, public, pg_temp
@@ -345,12 +345,9 @@ DECLARE
 BEGIN
     SELECT * INTO cur FROM clues WHERE id = p_id FOR UPDATE;
     IF NOT FOUND THEN
-        RAISE EXCEPTION 'No such clue.' USING ERRCODE = 'RX404', HINT = 'not_found';
+        PERFORM rectify.fail(404, 'not_found', 'No such clue.');
     END IF;
-    IF p_version IS NOT NULL AND cur.version <> p_version THEN
-        RAISE EXCEPTION 'If-Match does not match the current version "%"; re-read and retry.',
-            cur.version USING ERRCODE = 'RX412', HINT = 'precondition_failed';
-    END IF;
+    PERFORM rectify.check_version(cur.version, p_version);
     RETURN cur;
 END
 $$;
@@ -360,7 +357,23 @@ CREATE FUNCTION rectify.clue_set_links(p_id bigint, p_body jsonb) RETURNS void
     LANGUAGE plpgsql
     SET search_path = pg_catalog, public, pg_temp
     AS $$
+DECLARE
+    bad_list text;
+    bad bigint;
 BEGIN
+    -- a missing reference points at its list item (a foreign-key violation
+    -- would name clue_links' column, which is not a member of the body)
+    SELECT k, x.n - 1 INTO bad_list, bad
+      FROM (VALUES ('problem_ids', 'problems'), ('task_ids', 'tasks'), ('complaint_ids', 'complaints')) AS l(k, t),
+           jsonb_array_elements_text(coalesce(p_body->l.k, '[]')) WITH ORDINALITY AS x(v, n)
+     WHERE NOT CASE l.t WHEN 'problems' THEN EXISTS (SELECT 1 FROM problems WHERE id = x.v::bigint)
+                        WHEN 'tasks' THEN EXISTS (SELECT 1 FROM tasks WHERE id = x.v::bigint)
+                        ELSE EXISTS (SELECT 1 FROM complaints WHERE id = x.v::bigint) END
+     ORDER BY l.k, x.n LIMIT 1;
+    IF bad IS NOT NULL THEN
+        PERFORM rectify.fail(422, 'invalid_reference', 'A referenced record does not exist.',
+                             bad_list || '/' || bad, 'does not exist');
+    END IF;
     DELETE FROM clue_links WHERE clue_id = p_id;
     INSERT INTO clue_links (clue_id, problem_id)
         SELECT DISTINCT p_id, x::bigint FROM jsonb_array_elements_text(coalesce(p_body->'problem_ids', '[]')) x;
@@ -374,9 +387,8 @@ BEGIN
         SELECT DISTINCT p_id, x::bigint FROM jsonb_array_elements_text(coalesce(p_body->'spot_check_ids', '[]')) x;
     IF (SELECT source FROM clues WHERE id = p_id) = 'complaint'
        AND NOT EXISTS (SELECT 1 FROM clue_links WHERE clue_id = p_id AND complaint_id IS NOT NULL) THEN
-        RAISE EXCEPTION 'A clue from a complaint names the complaint (complaint_ids).'
-            USING ERRCODE = 'RX422', HINT = 'validation_failed', COLUMN = 'complaint_ids',
-                  DETAIL = 'must name at least one complaint for source complaint';
+        PERFORM rectify.fail(422, 'validation_failed', 'A clue from a complaint names the complaint.',
+                             'complaint_ids', 'must name at least one complaint for source complaint');
     END IF;
 END
 $$;
@@ -393,6 +405,19 @@ CREATE FUNCTION rectify.clue_add_person(p_id bigint, p jsonb) RETURNS void
             p->>'level')
 $$;
 
+-- A lead found during rectification says what was wrong (kind).
+CREATE FUNCTION rectify.clue_check_kind(p_source text, p_kind text) RETURNS void
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, public, pg_temp
+    AS $$
+BEGIN
+    IF p_source = 'rectification' AND p_kind IS NULL THEN
+        PERFORM rectify.fail(422, 'validation_failed', 'A clue found during rectification names its kind.',
+                             'kind', 'is required for source rectification');
+    END IF;
+END
+$$;
+
 -- Only the office registers clues and decides publication.
 CREATE FUNCTION rectify.clue_require_office(what text) RETURNS void
     LANGUAGE plpgsql
@@ -400,8 +425,7 @@ CREATE FUNCTION rectify.clue_require_office(what text) RETURNS void
     AS $$
 BEGIN
     IF NOT rectify.has_any_role('{office}'::text[]) THEN
-        RAISE EXCEPTION 'Only the rectification office may %.', what
-            USING ERRCODE = 'RX403', HINT = 'forbidden';
+        PERFORM rectify.fail(403, 'forbidden', format('Only the rectification office may %s.', what));
     END IF;
 END
 $$;
@@ -416,6 +440,12 @@ DECLARE
     p jsonb;
 BEGIN
     PERFORM rectify.clue_require_office('register clues');
+    PERFORM rectify.clue_check_kind(p_body->>'source', p_body->>'kind');
+    -- (the foreign key's own error names no key: campaigns has row-level security)
+    IF NOT EXISTS (SELECT 1 FROM campaigns WHERE id = (p_body->>'campaign_id')::bigint) THEN
+        PERFORM rectify.fail(422, 'invalid_reference', 'A referenced record does not exist.',
+                             'campaign_id', 'does not exist');
+    END IF;
     INSERT INTO clues (campaign_id, source, kind, summary, team_doc_no, team_transferred_on)
     VALUES ((p_body->>'campaign_id')::bigint, p_body->>'source', p_body->>'kind',
             p_body->>'summary', p_body->>'team_doc_no', (p_body->>'team_transferred_on')::date)
@@ -441,9 +471,10 @@ BEGIN
     cur := rectify.clue_for_update(p_id, p_version);
     PERFORM rectify.clue_require_office('edit clues');
     IF cur.status = 'concluded' THEN
-        RAISE EXCEPTION 'A concluded clue is no longer edited.'
-            USING ERRCODE = 'RX409', HINT = 'concluded';
+        PERFORM rectify.fail(409, 'concluded', 'A concluded clue is no longer edited.');
     END IF;
+    PERFORM rectify.clue_check_kind(cur.source,
+        CASE WHEN p_body ? 'kind' THEN p_body->>'kind' ELSE cur.kind END);
     UPDATE clues c SET
         summary = CASE WHEN p_body ? 'summary' THEN p_body->>'summary' ELSE c.summary END,
         kind = CASE WHEN p_body ? 'kind' THEN p_body->>'kind' ELSE c.kind END,
@@ -489,19 +520,18 @@ BEGIN
     IF NOT FOUND THEN
         SELECT string_agg(t.action, ', ' ORDER BY t.action) INTO allowed
           FROM clue_transitions t WHERE t.from_status = cur.status;
-        RAISE EXCEPTION 'A clue in state % cannot %; allowed now: %.', cur.status, act,
-            coalesce(allowed, 'none')
-            USING ERRCODE = 'RX409', HINT = 'invalid_transition';
+        PERFORM rectify.fail(409, 'invalid_transition', format('A clue in state %s cannot %s; allowed now: %s.',
+                             cur.status, act, coalesce(allowed, 'none')));
     END IF;
     IF NOT rectify.has_any_role(ARRAY[tr.role]) THEN
-        RAISE EXCEPTION 'Only % may % a clue.',
+        PERFORM rectify.fail(403, 'forbidden', format('Only %s may %s a clue.',
             CASE tr.role WHEN 'office' THEN 'the rectification office' ELSE 'the discipline commission' END,
-            act USING ERRCODE = 'RX403', HINT = 'forbidden';
+            act));
     END IF;
     IF act = 'conclude' AND EXISTS (SELECT 1 FROM clue_persons p WHERE p.clue_id = p_id
                                      AND p.outcome IS NULL) THEN
-        RAISE EXCEPTION 'Every person concerned needs an outcome before the clue is concluded.'
-            USING ERRCODE = 'RX409', HINT = 'outcome_missing';
+        PERFORM rectify.fail(409, 'outcome_missing',
+                             'Every person concerned needs an outcome before the clue is concluded.');
     END IF;
     UPDATE clues c SET status = tr.to_status,
         transferred_on = CASE WHEN act = 'transfer' THEN (p_body->>'transferred_on')::date ELSE c.transferred_on END,
@@ -529,8 +559,7 @@ DECLARE
 BEGIN
     cur := rectify.clue_for_update(p_id, p_version);
     IF cur.status = 'concluded' THEN
-        RAISE EXCEPTION 'A concluded clue takes no more persons.'
-            USING ERRCODE = 'RX409', HINT = 'concluded';
+        PERFORM rectify.fail(409, 'concluded', 'A concluded clue takes no more persons.');
     END IF;
     PERFORM rectify.clue_add_person(p_id, p);
     UPDATE clues c SET updated_at = now() WHERE c.id = p_id;   -- the clue's version covers its persons
@@ -553,20 +582,18 @@ DECLARE
 BEGIN
     cur := rectify.clue_for_update(p_id, p_version);
     IF NOT EXISTS (SELECT 1 FROM clue_persons WHERE id = p_person_id AND clue_id = p_id) THEN
-        RAISE EXCEPTION 'No such person concerned.' USING ERRCODE = 'RX404', HINT = 'not_found';
+        PERFORM rectify.fail(404, 'not_found', 'No such person concerned.');
     END IF;
     IF cur.status = 'concluded' THEN
-        RAISE EXCEPTION 'A concluded clue is no longer edited.'
-            USING ERRCODE = 'RX409', HINT = 'concluded';
+        PERFORM rectify.fail(409, 'concluded', 'A concluded clue is no longer edited.');
     END IF;
     IF p ?| '{outcome,outcome_detail,outcome_on}'::text[] THEN
         IF NOT rectify.has_any_role('{discipline}'::text[]) THEN
-            RAISE EXCEPTION 'Only the discipline commission records outcomes.'
-                USING ERRCODE = 'RX403', HINT = 'forbidden';
+            PERFORM rectify.fail(403, 'forbidden', 'Only the discipline commission records outcomes.');
         END IF;
         IF cur.status <> 'under_investigation' THEN
-            RAISE EXCEPTION 'Outcomes are recorded while the clue is under investigation (it is %).',
-                cur.status USING ERRCODE = 'RX409', HINT = 'invalid_state';
+            PERFORM rectify.fail(409, 'invalid_state', format(
+                'Outcomes are recorded while the clue is under investigation (it is %s).', cur.status));
         END IF;
     END IF;
     -- (one statement per sealed field: rectify_api may write the encrypted
@@ -609,16 +636,16 @@ BEGIN
     cur := rectify.clue_for_update(p_id, p_version);
     PERFORM rectify.clue_require_office('publish outcomes');
     IF cur.status <> 'concluded' THEN
-        RAISE EXCEPTION 'Only a concluded clue''s outcome is published (it is %).', cur.status
-            USING ERRCODE = 'RX409', HINT = 'invalid_state';
+        PERFORM rectify.fail(409, 'invalid_state', format(
+            'Only a concluded clue''s outcome is published (it is %s).', cur.status));
     END IF;
-    SELECT x::bigint INTO bad FROM jsonb_array_elements_text(coalesce(p_body->'named_person_ids', '[]')) x
-     WHERE NOT EXISTS (SELECT 1 FROM clue_persons p WHERE p.id = x::bigint AND p.clue_id = p_id)
-     LIMIT 1;
+    SELECT x.n - 1 INTO bad
+      FROM jsonb_array_elements_text(coalesce(p_body->'named_person_ids', '[]')) WITH ORDINALITY AS x(v, n)
+     WHERE NOT EXISTS (SELECT 1 FROM clue_persons p WHERE p.id = x.v::bigint AND p.clue_id = p_id)
+     ORDER BY x.n LIMIT 1;
     IF bad IS NOT NULL THEN
-        RAISE EXCEPTION 'Person % is not concerned by this clue.', bad
-            USING ERRCODE = 'RX422', HINT = 'validation_failed', COLUMN = 'named_person_ids',
-                  DETAIL = 'names a person of another clue';
+        PERFORM rectify.fail(422, 'validation_failed', 'A named person is not concerned by this clue.',
+                             'named_person_ids/' || bad, 'is not a person of this clue');
     END IF;
     RETURN cur;
 END
@@ -638,8 +665,7 @@ BEGIN
     PERFORM rectify.clue_publish_check(p_id, p_version, p_body);
     IF jsonb_array_length(coalesce(p_body->'named_person_ids', '[]'))
        <> jsonb_array_length(coalesce(p_body->'identities', '[]')) THEN
-        RAISE EXCEPTION 'The identities to publish could not be opened.'
-            USING ERRCODE = 'RX500', HINT = 'internal_error';
+        PERFORM rectify.fail(500, 'internal_error', 'The identities to publish could not be opened.');
     END IF;
     UPDATE clue_persons p SET public_name = s.x->>'name', public_post = s.x->>'post',
                               public_org = s.x->>'org'
@@ -668,8 +694,7 @@ BEGIN
     cur := rectify.clue_for_update(p_id, p_version);
     PERFORM rectify.clue_require_office('withdraw publications');
     IF cur.published_at IS NULL THEN
-        RAISE EXCEPTION 'The clue''s outcome is not published.'
-            USING ERRCODE = 'RX409', HINT = 'not_published';
+        PERFORM rectify.fail(409, 'not_published', 'The clue''s outcome is not published.');
     END IF;
     UPDATE clue_persons p SET public_name = NULL, public_post = NULL, public_org = NULL
      WHERE p.clue_id = p_id AND p.public_name IS NOT NULL;
@@ -722,7 +747,7 @@ $$;
 REVOKE EXECUTE ON FUNCTION rectify.clue_public_json(clues), rectify.clue_persons_json(bigint),
     rectify.clue_json(clues), rectify.clue_for_update(bigint, integer),
     rectify.clue_set_links(bigint, jsonb), rectify.clue_add_person(bigint, jsonb),
-    rectify.clue_require_office(text), rectify.clue_create(jsonb),
+    rectify.clue_require_office(text), rectify.clue_check_kind(text, text), rectify.clue_create(jsonb),
     rectify.clue_update(bigint, integer, jsonb), rectify.clue_transition(bigint, integer, jsonb),
     rectify.clue_person_create(bigint, integer, jsonb),
     rectify.clue_person_update(bigint, bigint, integer, jsonb),
@@ -731,7 +756,7 @@ REVOKE EXECUTE ON FUNCTION rectify.clue_public_json(clues), rectify.clue_persons
 GRANT EXECUTE ON FUNCTION rectify.clue_public_json(clues), rectify.clue_persons_json(bigint),
     rectify.clue_json(clues), rectify.clue_for_update(bigint, integer),
     rectify.clue_set_links(bigint, jsonb), rectify.clue_add_person(bigint, jsonb),
-    rectify.clue_require_office(text), rectify.clue_create(jsonb),
+    rectify.clue_require_office(text), rectify.clue_check_kind(text, text), rectify.clue_create(jsonb),
     rectify.clue_update(bigint, integer, jsonb), rectify.clue_transition(bigint, integer, jsonb),
     rectify.clue_person_create(bigint, integer, jsonb),
     rectify.clue_person_update(bigint, bigint, integer, jsonb),

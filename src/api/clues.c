@@ -99,23 +99,6 @@ static const char *const actions[] = {"transfer", "receive", "investigate", "con
 
 /* --- helpers ------------------------------------------------------------------------ */
 
-/* Answers the one row of a rectify.clue_* call: columns json, version (ETag)
- * and location (Location) read by name; no row or NULL json → 404. */
-static void reply_clue_row(struct req *r, int status, PGresult *res)
-{
-    int cj = PQfnumber(res, "json"), cv = PQfnumber(res, "version"),
-        cl = PQfnumber(res, "location");
-    if (PQntuples(res) != 1 || cj < 0 || PQgetisnull(res, 0, cj)) {
-        reply_no_such(r, "clue");
-        return;
-    }
-    if (cv >= 0 && !PQgetisnull(res, 0, cv))
-        reply_etag(r, PQgetvalue(res, 0, cv));
-    if (cl >= 0 && !PQgetisnull(res, 0, cl))
-        reply_header(r, "Location", PQgetvalue(res, 0, cl));
-    reply_json(r, status, PQgetvalue(res, 0, cj), (size_t)PQgetlength(res, 0, cj));
-}
-
 static bool clue_id_or_reply(struct req *r, char id[24])
 {
     return id_param_or_reply(r, "id", "clue", id);
@@ -325,12 +308,12 @@ static void get_clue(struct req *r)
         return;
     reply_header(r, "Cache-Control", pii ? "no-store" : "private, no-cache");
     if (!pii || PQntuples(res[0]) != 1) {
-        reply_clue_row(r, 200, res[0]);
+        reply_row(r, 200, res[0], "clue");
         return;
     }
     /* put the clear identities into the persons of the document */
     cJSON *doc = NULL;
-    const char *text = PQgetvalue(res[0], 0, 1);
+    const char *text = PQgetvalue(res[0], 0, PQfnumber(res[0], "json"));
     bool ok = json_parse(text, strlen(text), &doc, NULL) == JSON_OK &&
               !arena_defer(r->arena, delete_json, doc);
     cJSON *persons = ok ? cJSON_GetObjectItemCaseSensitive(doc, "persons") : NULL;
@@ -352,7 +335,7 @@ static void get_clue(struct req *r)
         reply_problem(r, 503, "service_unavailable", "Out of memory.");
         return;
     }
-    reply_etag(r, PQgetvalue(res[0], 0, 0));
+    reply_etag(r, PQgetvalue(res[0], 0, PQfnumber(res[0], "version")));
     reply_json(r, 200, out, strlen(out));
 }
 
@@ -381,18 +364,6 @@ static void create_clue(struct req *r)
 {
     if (!ledger_body_or_reply(r, clue_fields, N(clue_fields), clue_lists, N(clue_lists)))
         return;
-    const char *source = ledger_json_string(r->json, "source");
-    const cJSON *complaints = cJSON_GetObjectItemCaseSensitive(r->json, "complaint_ids");
-    if (strcmp(source, "rectification") == 0 && !ledger_json_string(r->json, "kind")) {
-        reply_field_error(r, 422, "validation_failed", "A clue found during rectification names its kind.",
-                          "/kind", "is required for source rectification");
-        return;
-    }
-    if (strcmp(source, "complaint") == 0 && cJSON_GetArraySize(complaints) == 0) {
-        reply_field_error(r, 422, "validation_failed", "A clue from a complaint names the complaint.",
-                          "/complaint_ids", "must name at least one complaint for source complaint");
-        return;
-    }
     cJSON *persons = cJSON_GetObjectItemCaseSensitive(r->json, "persons");
     if (cJSON_GetArraySize(persons) > 0) {
         unsigned char key[PII_KEY_BYTES];
@@ -409,10 +380,7 @@ static void create_clue(struct req *r)
     if (!body)
         return;
     const char *p[] = {body};
-    struct db_query q = {sql_create, 1, p};
-    PGresult *res;
-    if (db_run_or_reply(r, &q, 1, &res))
-        reply_clue_row(r, 201, res);
+    reply_query_row(r, 201, &(struct db_query){sql_create, 1, p}, "clue");
 }
 
 static const struct vfield clue_patch_fields[] = {
@@ -445,10 +413,7 @@ static void update_clue(struct req *r)
     if (!body)
         return;
     const char *p[] = {id, version, body};
-    struct db_query q = {sql_update, 3, p};
-    PGresult *res;
-    if (db_run_or_reply(r, &q, 1, &res))
-        reply_clue_row(r, 200, res);
+    reply_query_row(r, 200, &(struct db_query){sql_update, 3, p}, "clue");
 }
 
 static const struct vfield transition_fields[] = {
@@ -511,10 +476,7 @@ static void transition_clue(struct req *r)
     if (!body)
         return;
     const char *p[] = {id, version, body};
-    struct db_query q = {sql_transition, 3, p};
-    PGresult *res;
-    if (db_run_or_reply(r, &q, 1, &res))
-        reply_clue_row(r, 200, res);
+    reply_query_row(r, 200, &(struct db_query){sql_transition, 3, p}, "clue");
 }
 
 static void add_person(struct req *r)
@@ -530,10 +492,7 @@ static void add_person(struct req *r)
     if (!body)
         return;
     const char *p[] = {id, version, body};
-    struct db_query q = {sql_person_create, 3, p};
-    PGresult *res;
-    if (db_run_or_reply(r, &q, 1, &res))
-        reply_clue_row(r, 201, res);
+    reply_query_row(r, 201, &(struct db_query){sql_person_create, 3, p}, "clue");
 }
 
 static const struct vfield person_patch_fields[] = {
@@ -586,10 +545,7 @@ static void update_person(struct req *r)
     if (!body)
         return;
     const char *p[] = {id, pid, version, body};
-    struct db_query q = {sql_person_update, 4, p};
-    PGresult *res;
-    if (db_run_or_reply(r, &q, 1, &res))
-        reply_clue_row(r, 200, res);
+    reply_query_row(r, 200, &(struct db_query){sql_person_update, 4, p}, "clue");
 }
 
 static const struct vfield publish_fields[] = {
@@ -668,10 +624,7 @@ static void publish_clue(struct req *r)
         }
     }
     const char *p[] = {id, version, body};
-    struct db_query q = {sql_publish, 3, p};
-    PGresult *res;
-    if (db_run_or_reply(r, &q, 1, &res))
-        reply_clue_row(r, 200, res);
+    reply_query_row(r, 200, &(struct db_query){sql_publish, 3, p}, "clue");
 }
 
 static void unpublish_clue(struct req *r)
@@ -680,10 +633,7 @@ static void unpublish_clue(struct req *r)
     if (!clue_id_or_reply(r, id) || !if_match_or_reply(r, version))
         return;
     const char *p[] = {id, version};
-    struct db_query q = {sql_unpublish, 2, p};
-    PGresult *res;
-    if (db_run_or_reply(r, &q, 1, &res))
-        reply_clue_row(r, 200, res);
+    reply_query_row(r, 200, &(struct db_query){sql_unpublish, 2, p}, "clue");
 }
 
 /* --- public ------------------------------------------------------------------------- */

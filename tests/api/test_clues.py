@@ -299,13 +299,17 @@ class Clues(harness.ServiceTestCase):
         for body, pointer in cases:
             doc = assert_problem(self, self.req("POST", "/api/v1/clues", body), 422, "validation_failed")
             self.assertIn(pointer, [e["pointer"] for e in doc["errors"]], (body, doc))
-        # references that do not exist
-        for body in ({"campaign_id": 999999, "source": "inspection_finding", "summary": "x"},
-                     {"campaign_id": self.campaign, "source": "inspection_finding", "summary": "x",
-                      "problem_ids": [999999]},
-                     {"campaign_id": self.campaign, "source": "complaint", "summary": "x",
-                      "complaint_ids": [999999], "persons": [dict(PERSONS[0])]}):
-            assert_problem(self, self.req("POST", "/api/v1/clues", body), 422, "invalid_reference")
+        # references that do not exist: the error points at the member
+        for body, pointer in (({"campaign_id": 999999, "source": "inspection_finding", "summary": "x"},
+                               "/campaign_id"),
+                              ({"campaign_id": self.campaign, "source": "inspection_finding", "summary": "x",
+                                "problem_ids": [self.problem, 999999]}, "/problem_ids/1"),
+                              ({"campaign_id": self.campaign, "source": "inspection_finding", "summary": "x",
+                                "task_ids": [999999]}, "/task_ids/0"),
+                              ({"campaign_id": self.campaign, "source": "complaint", "summary": "x",
+                                "complaint_ids": [999999], "persons": [dict(PERSONS[0])]}, "/complaint_ids/0")):
+            doc = assert_problem(self, self.req("POST", "/api/v1/clues", body), 422, "invalid_reference")
+            self.assertEqual([e["pointer"] for e in doc["errors"]], [pointer], body)
         assert_problem(self, self.req("POST", "/api/v1/clues", b"{not json",
                                       headers={"Content-Type": "application/json"}), 400, "malformed_json")
         assert_problem(self, self.req("POST", "/api/v1/clues", b"a=b",
@@ -421,9 +425,10 @@ class Clues(harness.ServiceTestCase):
             doc = assert_problem(self, self.req("PUT", path, body, version=c["version"]), 422, "validation_failed")
             self.assertIn(pointer, [e["pointer"] for e in doc["errors"]], body)
         # a person of another clue: refused before anything is read
-        assert_problem(self, self.req("PUT", path, {"public_summary": "x",
-                                                    "named_person_ids": [other["persons"][0]["id"]]},
-                                      version=c["version"]), 422, "validation_failed")
+        doc = assert_problem(self, self.req("PUT", path, {"public_summary": "x", "named_person_ids":
+                                                          [c["persons"][0]["id"], other["persons"][0]["id"]]},
+                                            version=c["version"]), 422, "validation_failed")
+        self.assertEqual([e["pointer"] for e in doc["errors"]], ["/named_person_ids/1"])
         assert_problem(self, self.req("PUT", path, {"public_summary": "x", "named_person_ids":
                                                     [c["persons"][0]["id"]]}, user="cdi1",
                                       version=c["version"]), 403, "forbidden")
@@ -469,8 +474,9 @@ class Clues(harness.ServiceTestCase):
                          ("整改超时：某县污水处理厂未按期建成", self.problem, self.task))
         assert_problem(self, self.req("PATCH", "/api/v1/clues/%d" % b["id"], {"summary": "x"},
                                       version=b["version"]), 412, "precondition_failed")
-        assert_problem(self, self.req("PATCH", "/api/v1/clues/%d" % b["id"], {"kind": None},
-                                      version=r.json["version"]), 422, "validation_failed")
+        doc = assert_problem(self, self.req("PATCH", "/api/v1/clues/%d" % b["id"], {"kind": None},
+                                            version=r.json["version"]), 422, "validation_failed")
+        self.assertEqual([e["pointer"] for e in doc["errors"]], ["/kind"])
         assert_problem(self, self.req("PATCH", "/api/v1/clues/%d" % b["id"], {"persons": []},
                                       version=r.json["version"]), 422, "validation_failed")
         assert_problem(self, self.req("PATCH", "/api/v1/clues/%d" % b["id"], {"summary": "x"}, user="cdi1",
