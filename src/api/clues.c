@@ -304,11 +304,13 @@ static void get_clue(struct req *r)
     const char *p[] = {id}, *ps[] = {id, "view"};
     struct db_query q[] = {{sql_get, 1, p}, {sql_secrets, 2, ps}};
     PGresult *res[2];
-    if (!db_run_or_reply(r, q, pii ? 2 : 1, res))
-        return;
-    reply_header(r, "Cache-Control", pii ? "no-store" : "private, no-cache");
-    if (!pii || PQntuples(res[0]) != 1) {
+    bool ran = db_run_or_reply(r, q, pii ? 2 : 1, res);
+    if (ran)
+        reply_header(r, "Cache-Control", pii ? "no-store" : "private, no-cache");
+    if (ran && (!pii || PQntuples(res[0]) != 1))
         reply_row(r, 200, res[0], "clue");
+    if (!ran || !pii || PQntuples(res[0]) != 1) {
+        sodium_memzero(key, sizeof key);
         return;
     }
     /* put the clear identities into the persons of the document */
@@ -556,9 +558,10 @@ static const struct lfield publish_lists[] = {
 };
 
 /* The identities [{id, name, post, org}] of the persons named, opened from
- * a secrets result; NULL when out of memory or a value cannot be opened. */
+ * a secrets result; NULL when out of memory, or when a value cannot be
+ * opened (*unreadable: wrong key or tampered row). */
 static cJSON *identities(struct req *r, const unsigned char key[PII_KEY_BYTES],
-                         const cJSON *named, PGresult *sec)
+                         const cJSON *named, PGresult *sec, bool *unreadable)
 {
     cJSON *list = cJSON_CreateArray();
     if (!list || arena_defer(r->arena, delete_json, list))
@@ -574,6 +577,7 @@ static cJSON *identities(struct req *r, const unsigned char key[PII_KEY_BYTES],
             static const char *const names[] = {"name", "post", "org"};
             bool oom = false;
             char *clear = open_column(r, key, sec, row, c, names[c - 2], &oom);
+            *unreadable = !clear && !oom;
             if (!clear || arena_defer(r->arena, wipe_string, clear) ||
                 !cJSON_AddStringToObject(o, names[c - 2], clear))
                 return NULL;
@@ -603,9 +607,12 @@ static void publish_clue(struct req *r)
         struct db_query q0[] = {{sql_publish_check, 3, pc}, {sql_secrets, 2, ps}};
         PGresult *res0[2];
         cJSON *ids = NULL;
+        bool unreadable = false;
         if (db_run_or_reply(r, q0, 2, res0)) {
-            ids = identities(r, key, named, res0[1]);
-            if (!ids)
+            ids = identities(r, key, named, res0[1], &unreadable);
+            if (!ids && unreadable)
+                reply_problem(r, 500, "internal_error", "A person's sealed data cannot be opened.");
+            else if (!ids)
                 reply_problem(r, 503, "service_unavailable", "Out of memory.");
         }
         sodium_memzero(key, sizeof key);
