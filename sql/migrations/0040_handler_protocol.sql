@@ -140,3 +140,215 @@ GRANT EXECUTE ON FUNCTION rectify.campaign_json(campaigns) TO rectify_api;
 GRANT EXECUTE ON FUNCTION rectify.campaign_check(campaigns) TO rectify_api;
 GRANT EXECUTE ON FUNCTION rectify.campaign_create(jsonb) TO rectify_api;
 GRANT EXECUTE ON FUNCTION rectify.campaign_patch(bigint, integer, jsonb) TO rectify_api;
+
+-- ---------------------------------------------------------------------------
+-- Organisations (src/api/orgs.c).
+-- ---------------------------------------------------------------------------
+-- OrgDetail: the org plus its ancestors from the root down to the parent.  The
+-- ancestors are read from the statement's snapshot: after a move the moved
+-- subtree has new paths, but the new ancestors are outside it and so unchanged.
+CREATE FUNCTION rectify.org_json(o orgs) RETURNS json
+    LANGUAGE sql STABLE
+    SET search_path = pg_catalog, public, pg_temp
+    AS $$
+    SELECT json_build_object('id', o.id, 'code', o.code, 'name', o.name, 'name_en', o.name_en,
+        'kind', o.kind, 'parent_id', o.parent_id, 'path', o.path::text, 'version', o.version,
+        'created_at', o.created_at, 'updated_at', o.updated_at,
+        'ancestors', (SELECT coalesce(json_agg(json_build_object('id', a.id, 'code', a.code,
+                                 'name', a.name, 'kind', a.kind) ORDER BY nlevel(a.path)), '[]')
+                        FROM orgs a WHERE a.path @> o.path AND a.id <> o.id))
+$$;
+
+-- Only a province or the inspection team is a root; the parent must exist and
+-- must not be the org itself or one of its descendants.
+CREATE FUNCTION rectify.org_check(nv orgs, cur orgs) RETURNS void
+    LANGUAGE plpgsql STABLE
+    SET search_path = pg_catalog, public, pg_temp
+    AS $$
+DECLARE
+    root boolean := nv.kind IN ('province', 'inspection_team');
+BEGIN
+    IF root AND nv.parent_id IS NOT NULL AND cur.id IS NULL THEN
+        PERFORM rectify.fail(422, 'validation_failed', 'The request body has 1 invalid field.',
+                             'parent_id', format('must be null for kind %s', nv.kind));
+    END IF;
+    IF NOT root AND nv.parent_id IS NULL THEN
+        PERFORM rectify.fail(422, 'validation_failed',
+            CASE WHEN cur.id IS NULL THEN 'The request body has 1 invalid field.'
+                 ELSE 'Only a province or the inspection team has no parent.' END,
+            'parent_id', CASE WHEN cur.id IS NULL THEN format('is required for kind %s', nv.kind)
+                              ELSE 'is required for this kind of organisation' END);
+    END IF;
+    IF nv.parent_id IS DISTINCT FROM cur.parent_id AND nv.parent_id IS NOT NULL THEN
+        IF NOT EXISTS (SELECT 1 FROM orgs p WHERE p.id = nv.parent_id) THEN
+            PERFORM rectify.fail(422, 'validation_failed', 'The parent organisation does not exist.',
+                                 'parent_id', 'does not exist');
+        END IF;
+        IF cur.id IS NOT NULL AND EXISTS (SELECT 1 FROM orgs p WHERE p.id = nv.parent_id
+                                          AND p.path <@ cur.path) THEN
+            PERFORM rectify.fail(422, 'validation_failed',
+                'An organisation cannot move under itself or one of its descendants.',
+                'parent_id', 'is the organisation itself or one of its descendants');
+        END IF;
+    END IF;
+    IF cur.id IS NULL AND EXISTS (SELECT 1 FROM orgs o WHERE o.code = nv.code) THEN
+        PERFORM rectify.fail(409, 'conflict', 'An organisation with this code already exists.',
+                             'code', 'already exists');
+    END IF;
+END
+$$;
+
+CREATE FUNCTION rectify.org_create(body jsonb)
+    RETURNS TABLE (version integer, json json, location text)
+    LANGUAGE plpgsql VOLATILE
+    SET search_path = pg_catalog, public, pg_temp
+    AS $$
+DECLARE
+    o orgs := jsonb_populate_record(NULL::orgs, body);
+BEGIN
+    PERFORM rectify.org_check(o, NULL);
+    INSERT INTO orgs (code, name, name_en, kind, parent_id)
+    VALUES (o.code, o.name, o.name_en, o.kind, o.parent_id)
+    RETURNING * INTO o;
+    RETURN QUERY SELECT o.version, rectify.org_json(o), '/api/v1/orgs/' || o.id;
+END
+$$;
+
+CREATE FUNCTION rectify.org_patch(org_id bigint, if_match integer, body jsonb)
+    RETURNS TABLE (version integer, json json)
+    LANGUAGE plpgsql VOLATILE
+    SET search_path = pg_catalog, public, pg_temp
+    AS $$
+DECLARE
+    cur orgs;
+    nv orgs;
+BEGIN
+    SELECT * INTO cur FROM orgs o WHERE o.id = org_id FOR UPDATE;
+    IF NOT FOUND THEN
+        PERFORM rectify.fail(404, 'not_found', 'No such organisation.');
+    END IF;
+    PERFORM rectify.check_version(cur.version, if_match);
+    nv := jsonb_populate_record(cur, body);
+    IF nv IS NOT DISTINCT FROM cur THEN
+        RETURN QUERY SELECT cur.version, rectify.org_json(cur);
+        RETURN;
+    END IF;
+    PERFORM rectify.org_check(nv, cur);
+    UPDATE orgs o SET name = nv.name, name_en = nv.name_en, kind = nv.kind, parent_id = nv.parent_id
+     WHERE o.id = org_id
+    RETURNING * INTO nv;
+    RETURN QUERY SELECT nv.version, rectify.org_json(nv);
+END
+$$;
+
+GRANT EXECUTE ON FUNCTION rectify.org_json(orgs) TO rectify_api;
+GRANT EXECUTE ON FUNCTION rectify.org_check(orgs, orgs) TO rectify_api;
+GRANT EXECUTE ON FUNCTION rectify.org_create(jsonb) TO rectify_api;
+GRANT EXECUTE ON FUNCTION rectify.org_patch(bigint, integer, jsonb) TO rectify_api;
+
+-- ---------------------------------------------------------------------------
+-- Users (src/api/users.c).  password_hash is not readable by rectify_api, so
+-- these functions name their columns; the hash comes in as its own argument,
+-- never inside the body (the handler removes the password before it sends it).
+-- ---------------------------------------------------------------------------
+CREATE FUNCTION rectify.user_json(user_id bigint) RETURNS json
+    LANGUAGE sql STABLE
+    SET search_path = pg_catalog, public, pg_temp
+    AS $$
+    SELECT json_build_object('id', u.id, 'username', u.username, 'display_name', u.display_name,
+        'org_id', u.org_id,
+        'org', json_build_object('id', o.id, 'code', o.code, 'name', o.name, 'kind', o.kind),
+        'roles', u.roles, 'disabled', u.disabled, 'version', u.version,
+        'created_at', u.created_at, 'updated_at', u.updated_at, 'last_login_at', u.last_login_at)
+      FROM users u JOIN orgs o ON o.id = u.org_id
+     WHERE u.id = user_id
+$$;
+
+CREATE FUNCTION rectify.user_org_check(org_id bigint) RETURNS void
+    LANGUAGE plpgsql STABLE
+    SET search_path = pg_catalog, public, pg_temp
+    AS $$
+BEGIN
+    IF NOT EXISTS (SELECT 1 FROM orgs o WHERE o.id = org_id) THEN
+        PERFORM rectify.fail(422, 'validation_failed', 'The organisation does not exist.',
+                             'org_id', 'does not exist');
+    END IF;
+END
+$$;
+
+-- A duplicate username is the unique key's 409 (pointer /username).  An office
+-- user creating an admin is refused by row-level security (42501 → 403).
+CREATE FUNCTION rectify.user_create(body jsonb, hash text)
+    RETURNS TABLE (version integer, json json, location text)
+    LANGUAGE plpgsql VOLATILE
+    SET search_path = pg_catalog, public, pg_temp
+    AS $$
+DECLARE
+    new_id bigint;
+BEGIN
+    PERFORM rectify.user_org_check((body->>'org_id')::bigint);
+    INSERT INTO users (username, display_name, org_id, roles, password_hash)
+    VALUES (body->>'username', body->>'display_name', (body->>'org_id')::bigint,
+            ARRAY(SELECT jsonb_array_elements_text(body->'roles')), hash)
+    RETURNING id INTO new_id;
+    RETURN QUERY SELECT 1, rectify.user_json(new_id), '/api/v1/users/' || new_id;
+END
+$$;
+
+-- A merge patch; new_hash NULL keeps the password.  Only an admin changes an
+-- admin or grants admin (403, before the version is looked at).
+CREATE FUNCTION rectify.user_patch(user_id bigint, if_match integer, body jsonb, new_hash text)
+    RETURNS TABLE (version integer, json json)
+    LANGUAGE plpgsql VOLATILE
+    SET search_path = pg_catalog, public, pg_temp
+    AS $$
+DECLARE
+    cur record;
+    nv record;
+BEGIN
+    SELECT u.id, u.display_name, u.org_id, u.roles, u.disabled, u.version INTO cur
+      FROM users u WHERE u.id = user_id;
+    IF NOT FOUND THEN
+        PERFORM rectify.fail(404, 'not_found', 'No such user.');
+    END IF;
+    IF NOT rectify.has_role('admin')
+       AND ('admin' = ANY (cur.roles) OR coalesce(body->'roles' ? 'admin', false)) THEN
+        PERFORM rectify.fail(403, 'forbidden', 'Only an admin may change an admin or grant admin.');
+    END IF;
+    PERFORM rectify.check_version(cur.version, if_match);
+    SELECT coalesce(body->>'display_name', cur.display_name) AS display_name,
+           coalesce((body->>'org_id')::bigint, cur.org_id) AS org_id,
+           CASE WHEN body ? 'roles' THEN ARRAY(SELECT DISTINCT x FROM
+                jsonb_array_elements_text(body->'roles') AS x ORDER BY x) ELSE cur.roles END AS roles,
+           coalesce((body->>'disabled')::boolean, cur.disabled) AS disabled
+      INTO nv;
+    IF nv.org_id <> cur.org_id THEN
+        PERFORM rectify.user_org_check(nv.org_id);
+    END IF;
+    IF new_hash IS NULL AND (nv.display_name, nv.org_id, nv.roles, nv.disabled)
+                            IS NOT DISTINCT FROM (cur.display_name, cur.org_id, cur.roles, cur.disabled) THEN
+        RETURN QUERY SELECT cur.version, rectify.user_json(user_id);
+        RETURN;
+    END IF;
+    -- Two statements: rectify_api may write password_hash but not read it.
+    IF new_hash IS NULL THEN
+        UPDATE users u SET display_name = nv.display_name, org_id = nv.org_id, roles = nv.roles,
+               disabled = nv.disabled
+         WHERE u.id = user_id AND u.version = if_match;
+    ELSE
+        UPDATE users u SET display_name = nv.display_name, org_id = nv.org_id, roles = nv.roles,
+               disabled = nv.disabled, password_hash = new_hash
+         WHERE u.id = user_id AND u.version = if_match;
+    END IF;
+    IF NOT FOUND THEN                       -- changed since it was read
+        SELECT u.version INTO cur FROM users u WHERE u.id = user_id;
+        PERFORM rectify.check_version(cur.version, if_match);
+    END IF;
+    RETURN QUERY SELECT u.version, rectify.user_json(user_id) FROM users u WHERE u.id = user_id;
+END
+$$;
+
+GRANT EXECUTE ON FUNCTION rectify.user_json(bigint) TO rectify_api;
+GRANT EXECUTE ON FUNCTION rectify.user_org_check(bigint) TO rectify_api;
+GRANT EXECUTE ON FUNCTION rectify.user_create(jsonb, text) TO rectify_api;
+GRANT EXECUTE ON FUNCTION rectify.user_patch(bigint, integer, jsonb, text) TO rectify_api;

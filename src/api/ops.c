@@ -4,6 +4,7 @@
 #include "rectify/app.h"
 #include "rectify/buf.h"
 #include "rectify/embedded.h"
+#include "rectify/jobs.h"
 #include "rectify/metrics.h"
 
 #include "docs_page.h"
@@ -40,7 +41,8 @@ static void metrics(struct req *r)
     db_pool_stats(r->app->db, &pool.size, &pool.in_use, &pool.waiting);
     struct buf b;
     buf_init(&b, 0);
-    if (metrics_render(&b, r->app->router, &pool)) {
+    if (metrics_render(&b, r->app->router, &pool) ||
+        jobs_metrics_render(r->app->jobs, r->app->db, &b)) {
         buf_free(&b);
         reply_problem(r, 500, "internal_error", "Metrics are not available.");
         return;
