@@ -352,3 +352,91 @@ GRANT EXECUTE ON FUNCTION rectify.user_json(bigint) TO rectify_api;
 GRANT EXECUTE ON FUNCTION rectify.user_org_check(bigint) TO rectify_api;
 GRANT EXECUTE ON FUNCTION rectify.user_create(jsonb, text) TO rectify_api;
 GRANT EXECUTE ON FUNCTION rectify.user_patch(bigint, integer, jsonb, text) TO rectify_api;
+
+-- ---------------------------------------------------------------------------
+-- Problems (src/api/problems.c).  These return the row; the handler renders it
+-- with the detail it shares with get (tasks summary, warning levels).  The body
+-- names the lead org lead_org_id; the column is owner_org_id (scope, 0003).
+-- ---------------------------------------------------------------------------
+CREATE FUNCTION rectify.problem_check(p problems) RETURNS void
+    LANGUAGE plpgsql STABLE
+    SET search_path = pg_catalog, public, pg_temp
+    AS $$
+BEGIN
+    IF NOT EXISTS (SELECT 1 FROM campaigns c WHERE c.id = p.campaign_id) THEN
+        PERFORM rectify.fail(422, 'validation_failed', 'The campaign does not exist.',
+                             'campaign_id', 'does not exist');
+    END IF;
+    IF NOT EXISTS (SELECT 1 FROM orgs o WHERE o.id = p.owner_org_id) THEN
+        PERFORM rectify.fail(422, 'validation_failed', 'A referenced organisation does not exist.',
+                             'lead_org_id', 'does not exist');
+    END IF;
+    IF (SELECT count(*) FROM orgs o WHERE o.id = ANY (p.region_org_ids))
+       <> cardinality(p.region_org_ids) THEN
+        PERFORM rectify.fail(422, 'validation_failed', 'A referenced organisation does not exist.',
+                             'region_org_ids', 'does not exist');
+    END IF;
+END
+$$;
+
+-- The body as a problems row over base (NULL for a new problem).
+CREATE FUNCTION rectify.problem_from_body(base problems, body jsonb) RETURNS problems
+    LANGUAGE sql IMMUTABLE
+    SET search_path = pg_catalog, public, pg_temp
+    AS $$
+    SELECT jsonb_populate_record(base, body - 'lead_org_id'
+        || CASE WHEN body ? 'lead_org_id' THEN jsonb_build_object('owner_org_id', body->'lead_org_id')
+                ELSE '{}' END)
+$$;
+
+CREATE FUNCTION rectify.problem_create(body jsonb) RETURNS problems
+    LANGUAGE plpgsql VOLATILE
+    SET search_path = pg_catalog, public, pg_temp
+    AS $$
+DECLARE
+    p problems := rectify.problem_from_body(NULL, body);
+BEGIN
+    PERFORM rectify.problem_check(p);
+    INSERT INTO problems (campaign_id, code, title, description, category, source, region_org_ids,
+                          owner_org_id, responsible_name, responsible_post, target, deadline)
+    VALUES (p.campaign_id, p.code, p.title, p.description, p.category, coalesce(p.source, 'report'),
+            coalesce(p.region_org_ids, '{}'), p.owner_org_id, p.responsible_name,
+            p.responsible_post, p.target, p.deadline)
+    RETURNING * INTO p;
+    RETURN p;
+END
+$$;
+
+CREATE FUNCTION rectify.problem_patch(problem_id bigint, if_match integer, body jsonb)
+    RETURNS problems
+    LANGUAGE plpgsql VOLATILE
+    SET search_path = pg_catalog, public, pg_temp
+    AS $$
+DECLARE
+    cur problems;
+    nv problems;
+BEGIN
+    SELECT * INTO cur FROM problems p WHERE p.id = problem_id FOR UPDATE;
+    IF NOT FOUND THEN
+        PERFORM rectify.fail(404, 'not_found', 'No such problem.');
+    END IF;
+    PERFORM rectify.check_version(cur.version, if_match);
+    nv := rectify.problem_from_body(cur, body);
+    IF nv IS NOT DISTINCT FROM cur THEN
+        RETURN cur;
+    END IF;
+    PERFORM rectify.problem_check(nv);
+    UPDATE problems p SET title = nv.title, description = nv.description, category = nv.category,
+           source = nv.source, region_org_ids = nv.region_org_ids, owner_org_id = nv.owner_org_id,
+           responsible_name = nv.responsible_name, responsible_post = nv.responsible_post,
+           target = nv.target, deadline = nv.deadline
+     WHERE p.id = problem_id
+    RETURNING * INTO nv;
+    RETURN nv;
+END
+$$;
+
+GRANT EXECUTE ON FUNCTION rectify.problem_check(problems) TO rectify_api;
+GRANT EXECUTE ON FUNCTION rectify.problem_from_body(problems, jsonb) TO rectify_api;
+GRANT EXECUTE ON FUNCTION rectify.problem_create(jsonb) TO rectify_api;
+GRANT EXECUTE ON FUNCTION rectify.problem_patch(bigint, integer, jsonb) TO rectify_api;

@@ -72,8 +72,9 @@ static const struct option_def options[] = {
      "batches of one complaint import written at the same time (each holds a database "
      "connection)", OPT_INT, 1, 8, OFF(import_workers), FOR_SERVE},
     {"--import-timeout", "RECTIFY_IMPORT_TIMEOUT", "600",
-     "seconds one ledger import may spend in the database (its statements' timeout "
-     "instead of --statement-timeout-ms)", OPT_INT, 1, 86400, OFF(import_timeout),
+     "seconds one import (complaints, problems, tasks) may take in the database: each "
+     "batch's statements get what is left of it as their timeout, instead of "
+     "--statement-timeout-ms", OPT_INT, 1, 86400, OFF(import_timeout),
      FOR_SERVE},
     {"--drain-timeout-ms", "RECTIFY_DRAIN_TIMEOUT_MS", "10000",
      "on SIGTERM, how long in-flight requests may take to finish", OPT_INT, 0,
