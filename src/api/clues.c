@@ -118,11 +118,11 @@ static const struct vfield person_fields[] = {
 static void lcheck_persons(struct lerrs *l, const char *ptr, const cJSON *v, long long max)
 {
     if (!cJSON_IsArray(v)) {
-        lerr_body(l, ptr, "must be an array");
+        lerr_body(l, ptr, "wrong_type", "must be an array");
         return;
     }
     if (cJSON_GetArraySize(v) > max) {
-        lerr_body(l, ptr, arena_printf(l->arena, "must have at most %lld items", max));
+        lerr_body(l, ptr, "too_many_items", arena_printf(l->arena, "must have at most %lld items", max));
         return;
     }
     int i = 0;
@@ -131,7 +131,7 @@ static void lcheck_persons(struct lerrs *l, const char *ptr, const cJSON *v, lon
         size_t n = validate_object(l->arena, it, person_fields, NPERSON, e, 8);
         for (size_t k = 0; k < n; k++)
             lerr_body(l, arena_printf(l->arena, "%s/%d%s", ptr, i, e[k].pointer ? e[k].pointer : ""),
-                      e[k].message);
+                      e[k].code, e[k].message);
     }
 }
 
@@ -271,7 +271,7 @@ static void list_clues(struct req *r)
     bool has_after;
     page_params(r, pe, &np, limit, after, &has_after);
     for (size_t i = 0; i < np; i++)
-        lerr_param(&l, pe[i].parameter, pe[i].message);
+        lerr_param(&l, pe[i].parameter, pe[i].code, pe[i].message);
     if (!lq_ok_or_reply(r, &l))
         return;
     const char *p[] = {campaign, status, source, has_after ? after : NULL, limit};
