@@ -462,7 +462,8 @@ GRANT EXECUTE ON FUNCTION rectify.public_throttle_hit(text, integer, interval) T
 
 -- ---------------------------------------------------------------------------
 -- Spot checks (抽查核验) of closed tasks.  A draw is reproducible: the tasks
--- closed at draw time, per prefecture of the lead org (provincial bodies
+-- closed at draw time that the caller sees (an inspector of a prefecture
+-- draws within it; the office province-wide), per prefecture of the lead org (provincial bodies
 -- form one group), ordered by md5(seed || ':' || task id), the first
 -- ceil(percent % of the group) taken; or tasks picked by hand.
 --   result: pending | consolidated 整改成效巩固 | rebounded 问题反弹 | faked 弄虚作假
@@ -736,6 +737,27 @@ CREATE FUNCTION rectify.jsonb_texts(p jsonb) RETURNS text[]
     LANGUAGE sql IMMUTABLE
     AS $$ SELECT coalesce(array_agg(e ORDER BY n), '{}')
             FROM jsonb_array_elements_text(coalesce(p, '[]')) WITH ORDINALITY AS x(e, n) $$;
+
+-- Re-opening after a failed spot check: inspectors have no UPDATE on tasks
+-- under row-level security, so this step runs as the owner.  The caller
+-- (rectify.spot_check_result) has locked the task it sees and checked the
+-- role; the history row still names the caller.
+CREATE FUNCTION rectify.task_reopen_checked(p_task bigint, p_reason text, p_comment text) RETURNS void
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path = pg_catalog, public, pg_temp
+    AS $$
+BEGIN
+    UPDATE tasks SET status = 'in_progress', reopened = true, reopen_count = reopen_count + 1
+     WHERE id = p_task AND status = 'closed';
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'The task is no longer closed.' USING ERRCODE = 'RX409', HINT = 'task_not_closed';
+    END IF;
+    INSERT INTO task_transitions (task_id, action, from_status, to_status, reason, comment)
+    VALUES (p_task, 'reopen', 'closed', 'in_progress', p_reason, left(p_comment, 2000));
+END
+$$;
+REVOKE EXECUTE ON FUNCTION rectify.task_reopen_checked(bigint, text, text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION rectify.task_reopen_checked(bigint, text, text) TO rectify_api;
 
 -- ---------------------------------------------------------------------------
 -- 1. Request (申请验收销号): the lead unit (its subtree) or the office.
@@ -1046,15 +1068,16 @@ CREATE FUNCTION rectify.objection_decide(p_announcement bigint, p_objection bigi
     AS $$
 #variable_conflict use_column
 DECLARE
-    b objections;
+    b record;                -- the granted columns only (contact_enc, client_addr are not)
     t tasks;
     d text := p_body->>'decision';
 BEGIN
     IF NOT rectify.has_role('office') THEN
         RAISE EXCEPTION 'Only the office handles objections.' USING ERRCODE = 'RX403', HINT = 'forbidden';
     END IF;
-    SELECT * INTO b FROM objections x WHERE x.id = p_objection AND x.announcement_id = p_announcement FOR UPDATE;
-    IF NOT FOUND THEN
+    SELECT x.id, x.announcement_id, x.task_id, x.status, x.version INTO b
+      FROM objections x WHERE x.id = p_objection AND x.announcement_id = p_announcement FOR UPDATE;
+    IF b.id IS NULL THEN
         RAISE EXCEPTION 'No such objection.' USING ERRCODE = 'RX404', HINT = 'not_found';
     END IF;
     IF b.version <> p_version THEN
@@ -1294,7 +1317,12 @@ BEGIN
     IF i.result <> 'pending' THEN
         RAISE EXCEPTION 'The result (%) is recorded already.', i.result USING ERRCODE = 'RX409', HINT = 'already_decided';
     END IF;
-    SELECT * INTO t FROM tasks x WHERE x.id = i.task_id FOR UPDATE;
+    -- read, not locked: inspectors pass no UPDATE policy of tasks (FOR UPDATE
+    -- would hide the row); task_reopen_checked locks and re-checks.
+    SELECT * INTO t FROM tasks x WHERE x.id = i.task_id;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'No such spot-check item.' USING ERRCODE = 'RX404', HINT = 'not_found';
+    END IF;
     IF t.status <> 'closed' THEN
         RAISE EXCEPTION 'The task is % (no longer closed): there is nothing to spot-check.', t.status
             USING ERRCODE = 'RX409', HINT = 'task_not_closed';
@@ -1303,10 +1331,8 @@ BEGIN
            checked_at = now() WHERE id = i.id;
     PERFORM rectify.acceptance_link('spot_check', i.id, t.id, rectify.jsonb_bigints(p_body->'evidence'), 'evidence');
     IF res IN ('rebounded', 'faked') THEN
-        UPDATE tasks SET status = 'in_progress', reopened = true, reopen_count = reopen_count + 1 WHERE id = t.id;
-        PERFORM rectify.task_move(t.id, 'reopen', 'closed', 'in_progress',
-                                  CASE res WHEN 'faked' THEN 'faked' ELSE 'rebound' END,
-                                  '抽查核验：' || (p_body->>'findings'));
+        PERFORM rectify.task_reopen_checked(t.id, CASE res WHEN 'faked' THEN 'faked' ELSE 'rebound' END,
+                                            '抽查核验：' || (p_body->>'findings'));
     END IF;
     RETURN QUERY SELECT x.version, x.json FROM rectify.spot_check_get(p_check) x;
 END
