@@ -55,6 +55,7 @@ struct db_error {
     char message[512];  /* primary message: for logs, never for clients */
     char detail[512];
     char hint[128];     /* our own RAISE ... HINT carries a stable code */
+    char column[64];    /* rectify.fail's field: the body member the error points at */
     char constraint[128];
     int failed_index;   /* which query failed (-1: the identity settings) */
 };

@@ -19,10 +19,18 @@ bool id_param_or_reply(struct req *r, const char *name, const char *what, char o
 /* 404 not_found "No such <what>." */
 void reply_no_such(struct req *r, const char *what);
 
+/* The outcome protocol (docs/developing.md): a statement that succeeds
+ * returns one row whose columns are read by name —
+ *   json      the answer body (required),
+ *   version   sent as ETag "N" (optional),
+ *   location  sent as Location (optional; with 201) —
+ * and every other outcome is an error raised in SQL (rectify.fail), which
+ * db_run_or_reply answers. No row, or a NULL json (absent, or hidden by
+ * row-level security), answers 404 "No such <what>.". */
+void reply_row(struct req *r, int status, const PGresult *res, const char *what);
 struct db_query;
-/* Runs q, whose one row is (version, json), and answers 200 with the ETag;
- * no row (absent, or hidden by row-level security) answers 404. */
-void reply_versioned_row(struct req *r, const struct db_query *q, const char *what);
+/* Runs q (one statement) and answers its row with reply_row. */
+void reply_query_row(struct req *r, int status, const struct db_query *q, const char *what);
 
 /* SQL expression of the opaque keyset cursor for an id column: base64url of
  * {"id":N}. Use it to build next_cursor in the list statement. */

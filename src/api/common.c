@@ -33,6 +33,29 @@ enum db_status api_db_run(struct req *r, const struct db_query *q,
     return db_run_formats(r->app->db, &who, q, formats, n, res, err);
 }
 
+/* A unique or foreign-key violation names its key in the detail,
+ * "Key (province_org_id, round)=(...) ...": the pointer of its last column
+ * (arena), or NULL when the key is an expression. Values are never echoed. */
+static const char *key_column(struct arena *a, const char *sqlstate, const char *detail)
+{
+    if (strcmp(sqlstate, "23505") != 0 && strcmp(sqlstate, "23503") != 0)
+        return NULL;
+    if (strncmp(detail, "Key (", 5) != 0)
+        return NULL;
+    const char *start = detail + 5, *end = strchr(start, ')');
+    if (!end)
+        return NULL;
+    for (const char *p = end; p > start; p--)
+        if (p[-1] == ' ') {
+            start = p;
+            break;
+        }
+    size_t n = (size_t)(end - start);
+    if (n == 0 || n > 63 || strspn(start, "abcdefghijklmnopqrstuvwxyz0123456789_") != n)
+        return NULL;
+    return arena_printf(a, "/%.*s", (int)n, start);
+}
+
 bool db_run_formats_or_reply(struct req *r, const struct db_query *q,
                              const struct db_format *formats, size_t n, PGresult **res)
 {
@@ -69,8 +92,17 @@ bool db_run_formats_or_reply(struct req *r, const struct db_query *q,
     if (rule.status == 401)
         reply_header(r, "WWW-Authenticate", "Bearer realm=\"rectify\", error=\"invalid_token\"");
     if (!rule.code) {
-        /* Our own RAISE: the message is written for the client. */
-        reply_problem(r, rule.status, err.hint[0] ? err.hint : "rejected", "%s", err.message);
+        /* Our own RAISE (rectify.fail): the message is written for the client,
+         * the column names the member the error points at. */
+        const char *code = err.hint[0] ? err.hint : "rejected";
+        if (!err.column[0]) {
+            reply_problem(r, rule.status, code, "%s", err.message);
+            return false;
+        }
+        struct field_error e = {.pointer = arena_printf(r->arena, "/%s", err.column),
+                                .message = err.detail[0] ? err.detail : "is invalid"};
+        reply_problem_errors(r, rule.status, code, err.message, e.pointer ? &e : NULL,
+                             e.pointer ? 1 : 0);
         return false;
     }
     if (rule.status == 503)
@@ -80,7 +112,11 @@ bool db_run_formats_or_reply(struct req *r, const struct db_query *q,
         reply_problem(r, 409, "conflict", "The record is still referenced by other records.");
         return false;
     }
-    reply_problem(r, rule.status, rule.code, "%s", rule.detail);
+    const char *key = key_column(r->arena, err.sqlstate, err.detail);
+    struct field_error e = {.pointer = key, .message = strcmp(err.sqlstate, "23505") == 0
+                                                          ? "already exists"
+                                                          : "does not exist"};
+    reply_problem_errors(r, rule.status, rule.code, rule.detail, key ? &e : NULL, key ? 1 : 0);
     return false;
 }
 

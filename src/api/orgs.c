@@ -1,20 +1,15 @@
 /* Organisations: the directory (list, one org with its ancestors) and the
- * admin's writes (create, change, move a subtree).
- *
- * Every answer is built by PostgreSQL; writes are one statement each whose
- * first column says what happened (ok / not_found / stale / a rule that
- * failed), so 404, 412, 422 and 409 are told apart in one round trip without
- * relying on error texts. The checks in the statement mirror the schema's own
- * (0003_orgs.sql), which stays the last word: a concurrent change that slips
- * past them still fails there (23503 / 23514 → 422). */
+ * admin's writes (create, change, move a subtree). Every answer is built by
+ * PostgreSQL (rectify.org_json); writes follow the outcome protocol
+ * (docs/developing.md): rectify.org_create / rectify.org_patch check the rules
+ * and raise every outcome but success. The schema (0003_orgs.sql) stays the
+ * last word: a concurrent change that slips past the checks still fails there. */
 #include "rectify/api.h"
 
-#include "rectify/arena.h"
 #include "rectify/params.h"
 #include "rectify/permissions.h"
 #include "rectify/validate.h"
 
-#include <cJSON.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -30,18 +25,8 @@
     " 'created_at', " o ".created_at, 'updated_at', " o ".updated_at"
 #define ORG_JSON(o) "json_build_object(" ORG_FIELDS(o) ")"
 
-/* OrgDetail: the Org plus its ancestors from the root down to the parent.
- * The ancestors are read from the statement's snapshot: after a move the
- * moved subtree has new paths, but the new ancestors are outside it and so
- * unchanged. */
-#define ORG_DETAIL(o)                                                                      \
-    "json_build_object(" ORG_FIELDS(o) ", 'ancestors', (SELECT"                            \
-    " coalesce(json_agg(json_build_object('id', a.id, 'code', a.code, 'name', a.name,"     \
-    " 'kind', a.kind) ORDER BY nlevel(a.path)), '[]') FROM orgs a"                          \
-    " WHERE a.path @> " o ".path AND a.id <> " o ".id))"
-
 static const char sql_get[] =
-    "SELECT o.version, " ORG_DETAIL("o") "::text FROM orgs o WHERE o.id = $1::bigint";
+    "SELECT o.version, rectify.org_json(o) AS json FROM orgs o WHERE o.id = $1::bigint";
 
 /* $1 kind, $2 parent, $3 ILIKE pattern, $4 after id, $5 limit. */
 static const char sql_list[] =
@@ -59,56 +44,10 @@ static const char sql_list[] =
     "  'next_cursor', (SELECT " SQL_CURSOR_OF("p.id") " FROM page p WHERE p.n = $5::int"
     "                  AND EXISTS (SELECT 1 FROM page q WHERE q.n > $5::int)))::text";
 
-/* $1 the validated body. Status: ok | no_parent | duplicate. */
-static const char sql_create[] =
-    "WITH b AS (SELECT $1::jsonb AS j),"
-    " bad AS (SELECT 1 FROM b WHERE j->>'parent_id' IS NOT NULL AND NOT EXISTS"
-    "         (SELECT 1 FROM orgs p WHERE p.id = (j->>'parent_id')::bigint)),"
-    " ins AS (INSERT INTO orgs (code, name, name_en, kind, parent_id)"
-    "         SELECT j->>'code', j->>'name', j->>'name_en', j->>'kind', (j->>'parent_id')::bigint"
-    "           FROM b WHERE NOT EXISTS (SELECT 1 FROM bad)"
-    "         ON CONFLICT (code) DO NOTHING RETURNING *)"
-    " SELECT CASE WHEN EXISTS (SELECT 1 FROM bad) THEN 'no_parent'"
-    "             WHEN o.id IS NULL THEN 'duplicate' ELSE 'ok' END,"
-    "        o.id, o.version, CASE WHEN o.id IS NOT NULL THEN " ORG_DETAIL("o") "::text END"
-    "   FROM (SELECT 1) one LEFT JOIN ins o ON true";
-
-/* $1 id, $2 If-Match version, $3 the validated body (merge semantics).
- * Status: ok | unchanged | not_found | stale | parent_required | no_parent | cycle. */
-static const char sql_patch[] =
-    "WITH b AS (SELECT $3::jsonb AS j),"
-    " cur AS (SELECT o.* FROM orgs o WHERE o.id = $1::bigint),"
-    " nv AS (SELECT cur.id,"
-    "   CASE WHEN j ? 'name' THEN j->>'name' ELSE cur.name END AS name,"
-    "   CASE WHEN j ? 'name_en' THEN j->>'name_en' ELSE cur.name_en END AS name_en,"
-    "   CASE WHEN j ? 'kind' THEN j->>'kind' ELSE cur.kind END AS kind,"
-    "   CASE WHEN j ? 'parent_id' THEN (j->>'parent_id')::bigint ELSE cur.parent_id END"
-    "     AS parent_id"
-    "   FROM cur, b),"
-    " chk AS (SELECT CASE"
-    "   WHEN cur.version <> $2::int THEN 'stale'"
-    "   WHEN nv.parent_id IS NULL AND nv.kind NOT IN ('province', 'inspection_team')"
-    "     THEN 'parent_required'"
-    "   WHEN nv.parent_id IS DISTINCT FROM cur.parent_id AND nv.parent_id IS NOT NULL"
-    "     AND NOT EXISTS (SELECT 1 FROM orgs p WHERE p.id = nv.parent_id) THEN 'no_parent'"
-    "   WHEN nv.parent_id IS DISTINCT FROM cur.parent_id AND EXISTS"
-    "     (SELECT 1 FROM orgs p WHERE p.id = nv.parent_id AND p.path <@ cur.path) THEN 'cycle'"
-    "   WHEN (nv.name, nv.name_en, nv.kind, nv.parent_id)"
-    "        IS NOT DISTINCT FROM (cur.name, cur.name_en, cur.kind, cur.parent_id)"
-    "     THEN 'unchanged'"
-    "   ELSE 'change' END AS s FROM cur, nv),"
-    " upd AS (UPDATE orgs o SET name = nv.name, name_en = nv.name_en, kind = nv.kind,"
-    "                           parent_id = nv.parent_id"
-    "           FROM nv, chk"
-    "          WHERE o.id = nv.id AND chk.s = 'change' AND o.version = $2::int"
-    "         RETURNING o.*)"
-    " SELECT CASE WHEN cur.id IS NULL THEN 'not_found'"
-    "             WHEN chk.s = 'change' AND upd.id IS NULL THEN 'stale'"
-    "             WHEN chk.s = 'change' THEN 'ok' ELSE chk.s END,"
-    "        coalesce(upd.version, cur.version),"
-    "        CASE WHEN upd.id IS NOT NULL THEN " ORG_DETAIL("upd") "::text"
-    "             WHEN chk.s = 'unchanged' THEN " ORG_DETAIL("cur") "::text END"
-    "   FROM (SELECT 1) one LEFT JOIN cur ON true LEFT JOIN chk ON true LEFT JOIN upd ON true";
+/* The rules beyond the body's own (roots, parents, cycles, codes) and every
+ * outcome are in the functions of 0040_handler_protocol.sql. */
+static const char sql_create[] = "SELECT * FROM rectify.org_create($1::jsonb)";
+static const char sql_patch[] = "SELECT * FROM rectify.org_patch($1::bigint, $2::int, $3::jsonb)";
 
 /* --- validation tables ----------------------------------------------------- */
 
@@ -152,11 +91,6 @@ static const struct vfield patch_fields[] = {
 };
 #define NPATCH (sizeof patch_fields / sizeof patch_fields[0])
 
-static bool is_root_kind(const char *kind)
-{
-    return strcmp(kind, "province") == 0 || strcmp(kind, "inspection_team") == 0;
-}
-
 /* --- handlers ---------------------------------------------------------------- */
 
 static void list_orgs(struct req *r)
@@ -199,84 +133,29 @@ static void get_org(struct req *r)
     const char *params[] = {id};
     struct db_query q = {sql_get, 1, params};
     /* Rows hidden by row-level security answer the same 404. */
-    reply_versioned_row(r, &q, "organisation");
+    reply_query_row(r, 200, &q, "organisation");
 }
 
 static void create_org(struct req *r)
 {
-    if (!validate_or_reply(r, r->json, create_fields, NCREATE))
-        return;
-    const char *kind = cJSON_GetObjectItemCaseSensitive(r->json, "kind")->valuestring;
-    const cJSON *parent = cJSON_GetObjectItemCaseSensitive(r->json, "parent_id");
-    bool has_parent = parent && !cJSON_IsNull(parent);
-    if (is_root_kind(kind) && has_parent) {
-        reply_field_error(r, 422, "validation_failed", "The request body has 1 invalid field.",
-                    "/parent_id", arena_printf(r->arena, "must be null for kind %s", kind));
-        return;
-    }
-    if (!is_root_kind(kind) && !has_parent) {
-        reply_field_error(r, 422, "validation_failed", "The request body has 1 invalid field.",
-                    "/parent_id", arena_printf(r->arena, "is required for kind %s", kind));
-        return;
-    }
-    const char *body = json_body_text_or_reply(r);
-    if (!body)
+    const char *body;
+    if (!validate_or_reply(r, r->json, create_fields, NCREATE) ||
+        !(body = json_body_text_or_reply(r)))
         return;
     const char *params[] = {body};
-    struct db_query q = {sql_create, 1, params};
-    PGresult *res;
-    if (!db_run_or_reply(r, &q, 1, &res))
-        return;
-    const char *status = PQgetvalue(res, 0, 0);
-    if (strcmp(status, "no_parent") == 0) {
-        reply_field_error(r, 422, "validation_failed", "The parent organisation does not exist.",
-                    "/parent_id", "does not exist");
-        return;
-    }
-    if (strcmp(status, "duplicate") == 0) {
-        reply_field_error(r, 409, "conflict", "An organisation with this code already exists.",
-                    "/code", "already exists");
-        return;
-    }
-    reply_header(r, "Location", arena_printf(r->arena, "/api/v1/orgs/%s", PQgetvalue(res, 0, 1)));
-    reply_etag(r, PQgetvalue(res, 0, 2));
-    reply_json(r, 201, PQgetvalue(res, 0, 3), (size_t)PQgetlength(res, 0, 3));
+    reply_query_row(r, 201, &(struct db_query){sql_create, 1, params}, "organisation");
 }
 
 static void patch_org(struct req *r)
 {
     char id[24], version[16];
-    if (!id_param_or_reply(r, "id", "organisation", id))
-        return;
-    if (!if_match_or_reply(r, version) || !validate_or_reply(r, r->json, patch_fields, NPATCH))
-        return;
-    const char *body = json_body_text_or_reply(r);
-    if (!body)
+    const char *body;
+    if (!id_param_or_reply(r, "id", "organisation", id) || !if_match_or_reply(r, version) ||
+        !validate_or_reply(r, r->json, patch_fields, NPATCH) ||
+        !(body = json_body_text_or_reply(r)))
         return;
     const char *params[] = {id, version, body};
-    struct db_query q = {sql_patch, 3, params};
-    PGresult *res;
-    if (!db_run_or_reply(r, &q, 1, &res))
-        return;
-    const char *status = PQgetvalue(res, 0, 0);
-    if (strcmp(status, "not_found") == 0) {
-        reply_no_such(r, "organisation");
-    } else if (strcmp(status, "stale") == 0) {
-        reply_precondition_failed(r, PQgetvalue(res, 0, 1));
-    } else if (strcmp(status, "parent_required") == 0) {
-        reply_field_error(r, 422, "validation_failed", "Only a province or the inspection team has no parent.",
-                    "/parent_id", "is required for this kind of organisation");
-    } else if (strcmp(status, "no_parent") == 0) {
-        reply_field_error(r, 422, "validation_failed", "The parent organisation does not exist.",
-                    "/parent_id", "does not exist");
-    } else if (strcmp(status, "cycle") == 0) {
-        reply_field_error(r, 422, "validation_failed",
-                    "An organisation cannot move under itself or one of its descendants.",
-                    "/parent_id", "is the organisation itself or one of its descendants");
-    } else {
-        reply_etag(r, PQgetvalue(res, 0, 1));
-        reply_json(r, 200, PQgetvalue(res, 0, 2), (size_t)PQgetlength(res, 0, 2));
-    }
+    reply_query_row(r, 200, &(struct db_query){sql_patch, 3, params}, "organisation");
 }
 
 const struct route orgs_routes[] = {

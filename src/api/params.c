@@ -179,15 +179,37 @@ bool id_param_or_reply(struct req *r, const char *name, const char *what, char o
     return false;
 }
 
-void reply_versioned_row(struct req *r, const struct db_query *q, const char *what)
+/* The value of the named column of row 0, or NULL (absent column or SQL NULL). */
+static const char *column(const PGresult *res, const char *name, int *len)
 {
-    PGresult *res;
-    if (!db_run_or_reply(r, q, 1, &res))
-        return;
-    if (PQntuples(res) != 1) {
+    int c = PQfnumber(res, name);
+    if (c < 0 || PQgetisnull(res, 0, c))
+        return NULL;
+    if (len)
+        *len = PQgetlength(res, 0, c);
+    return PQgetvalue(res, 0, c);
+}
+
+void reply_row(struct req *r, int status, const PGresult *res, const char *what)
+{
+    int len = 0;
+    const char *json = PQntuples(res) == 1 ? column(res, "json", &len) : NULL;
+    if (!json) {
         reply_no_such(r, what);
         return;
     }
-    reply_etag(r, PQgetvalue(res, 0, 0));
-    reply_json(r, 200, PQgetvalue(res, 0, 1), (size_t)PQgetlength(res, 0, 1));
+    const char *version = column(res, "version", NULL);
+    const char *location = column(res, "location", NULL);
+    if (version)
+        reply_etag(r, version);
+    if (location)
+        reply_header(r, "Location", location);
+    reply_json(r, status, json, (size_t)len);
+}
+
+void reply_query_row(struct req *r, int status, const struct db_query *q, const char *what)
+{
+    PGresult *res;
+    if (db_run_or_reply(r, q, 1, &res))
+        reply_row(r, status, res, what);
 }

@@ -45,8 +45,8 @@ static void sqlstate(struct req *r)
     static const struct {
         const char *name, *sql;
     } cases[] = {
-        {"unique", "DO $$BEGIN CREATE TEMP TABLE t_u (id int PRIMARY KEY) ON COMMIT DROP;"
-                   " INSERT INTO t_u VALUES (1), (1); END$$"},
+        {"unique", "DO $$BEGIN CREATE TEMP TABLE t_u (a int, code text, UNIQUE (a, code))"
+                   " ON COMMIT DROP; INSERT INTO t_u VALUES (1, 'x'), (1, 'x'); END$$"},
         {"foreign_key", "DO $$BEGIN CREATE TEMP TABLE t_p (id int PRIMARY KEY) ON COMMIT DROP;"
                         " CREATE TEMP TABLE t_c (p int REFERENCES t_p) ON COMMIT DROP;"
                         " INSERT INTO t_c VALUES (7); END$$"},
@@ -57,6 +57,9 @@ static void sqlstate(struct req *r)
         {"bad_value", "SELECT 'not a number'::int"},
         {"custom", "DO $$BEGIN RAISE EXCEPTION 'The task is already closed.'"
                    " USING ERRCODE = 'RX409', HINT = 'task_closed'; END$$"},
+        {"fail_field", "SELECT rectify.fail(422, 'validation_failed', 'The stay ends before it starts.',"
+                       " 'stay_end', 'must not be before stay_start')"},
+        {"fail_version", "SELECT rectify.check_version(3, 2)"},
         {"slow", "SELECT pg_sleep(5)"}, /* run with a short statement timeout */
         {"syntax", "SELECT FROM WHERE"},
         {"serialization", "DO $$BEGIN RAISE EXCEPTION 'simulated' USING ERRCODE = '40001'; END$$"},

@@ -40,7 +40,7 @@
     " updated_at, last_login_at"
 
 static const char sql_get[] =
-    "SELECT u.version, " USER_JSON("u", "o") "::text"
+    "SELECT u.version, " USER_JSON("u", "o") " AS json"
     "  FROM users u JOIN orgs o ON o.id = u.org_id WHERE u.id = $1::bigint";
 
 static const char sql_username[] = "SELECT username FROM users WHERE id = $1::bigint";
@@ -225,7 +225,7 @@ static void get_user(struct req *r)
     const char *params[] = {id};
     struct db_query q = {sql_get, 1, params};
     /* Rows hidden by row-level security answer the same 404. */
-    reply_versioned_row(r, &q, "user");
+    reply_query_row(r, 200, &q, "user");
 }
 
 static void create_user(struct req *r)

@@ -165,6 +165,16 @@ class Campaigns(Ledger):
         self.assertEqual(r.header("etag"), '"2"')
         r = self.call("PATCH", path, "office", {"round": 3}, {"If-Match": '"2"'})
         assert_problem(self, r, 409, "conflict")
+        r = self.call("PATCH", path, "office", {"stay_start": "2024-01-10", "stay_end": "2024-01-01"},
+                      {"If-Match": '"2"'})
+        doc = assert_problem(self, r, 422, "validation_failed")
+        self.assertEqual(doc["errors"][0]["pointer"], "/stay_end")
+        doc = assert_problem(self, self.call("PATCH", path, "office", {"team_org_id": 999999},
+                                             {"If-Match": '"2"'}), 422, "validation_failed")
+        self.assertEqual(doc["errors"][0]["pointer"], "/team_org_id")
+        doc = assert_problem(self, self.call("PATCH", path, "office", {"name": "z"},
+                                             {"If-Match": '"1"'}), 412, "precondition_failed")
+        self.assertIn('"2"', doc["detail"])
         r = self.call("PATCH", path, "office", {}, {"If-Match": '"2"'})
         self.assertEqual(r.json["version"], 2)                     # nothing changed
         assert_problem(self, self.call("PATCH", "/api/v1/campaigns/99999", "office", {},
