@@ -19,9 +19,9 @@
 -- tasks.acceptance_stage for lists.
 --
 -- Every step is a PL/pgSQL function rectify.<thing>_<verb>(…) RETURNS TABLE
--- (version, json[, location]) (the handler protocol): SECURITY INVOKER so
--- that row-level security applies, domain outcomes raised as RXnnn errors
--- with the code in HINT (src/db/sqlstate.c).  The steps that carry If-Match
+-- (version, json[, location]) (the handler protocol, 0040): SECURITY INVOKER
+-- so that row-level security applies, every domain outcome raised with
+-- rectify.fail / rectify.check_version.  The steps that carry If-Match
 -- name the TASK's version: every step updates the task row (status or
 -- acceptance_stage), so one ETag covers the task and its dossier.
 -- Exceptions (SECURITY DEFINER, owner): the public side (anonymous callers
@@ -77,8 +77,7 @@ BEGIN
         IF NEW.status = 'acceptance_requested'
            AND NOT EXISTS (SELECT 1 FROM acceptance_requests q
                             WHERE q.task_id = NEW.id AND q.status = 'awaiting_check') THEN
-            RAISE EXCEPTION 'A request for acceptance needs a self-assessment and evidence: POST /api/v1/tasks/%/acceptance/requests.', NEW.id
-                USING ERRCODE = 'RX422', HINT = 'evidence_required';
+            PERFORM rectify.fail(422, 'evidence_required', format('A request for acceptance needs a self-assessment and evidence: POST /api/v1/tasks/%s/acceptance/requests.', NEW.id));
         END IF;
         IF OLD.status = 'closed' THEN
             NEW.closed_at := NULL;
@@ -577,8 +576,7 @@ CREATE FUNCTION rectify.acceptance_link(p_kind text, p_ref bigint, p_task bigint
 BEGIN
     IF EXISTS (SELECT 1 FROM unnest(p_ids) AS i(id)
                 WHERE NOT EXISTS (SELECT 1 FROM attachments a WHERE a.id = i.id)) THEN
-        RAISE EXCEPTION 'An attachment in % does not exist or is not yours to use (upload it first: POST /api/v1/attachments).', p_field
-            USING ERRCODE = 'RX422', HINT = 'invalid_reference', COLUMN = p_field;
+        PERFORM rectify.fail(422, 'invalid_reference', format('An attachment in %s does not exist or is not yours to use (upload it first: POST /api/v1/attachments).', p_field), p_field, 'names an attachment that does not exist or that you cannot see');
     END IF;
     INSERT INTO acceptance_attachments (kind, ref_id, task_id, attachment_id, position)
     SELECT p_kind, p_ref, p_task, i.id, i.n FROM unnest(p_ids) WITH ORDINALITY AS i(id, n);
@@ -690,12 +688,9 @@ DECLARE
 BEGIN
     SELECT * INTO t FROM tasks WHERE id = p_task FOR UPDATE;
     IF NOT FOUND THEN
-        RAISE EXCEPTION 'No such task.' USING ERRCODE = 'RX404', HINT = 'not_found';
+        PERFORM rectify.fail(404, 'not_found', 'No such task.');
     END IF;
-    IF p_version IS NOT NULL AND t.version <> p_version THEN
-        RAISE EXCEPTION 'If-Match does not match the current version "%"; re-read and retry.', t.version
-            USING ERRCODE = 'RX412', HINT = 'precondition_failed', DETAIL = t.version::text;
-    END IF;
+    PERFORM rectify.check_version(t.version, p_version);
     RETURN t;
 END
 $$;
@@ -706,7 +701,7 @@ CREATE FUNCTION rectify.acceptance_wrong_state(t tasks, p_action text) RETURNS v
     SET search_path = pg_catalog, public, pg_temp
     AS $$
 BEGIN
-    RAISE EXCEPTION 'The action % is not possible while the task is %; next: %.', p_action, t.status,
+    PERFORM rectify.fail(409, 'invalid_transition', format('The action %s is not possible while the task is %s; next: %s.', p_action, t.status,
         CASE WHEN t.status IN ('pending', 'in_progress') THEN 'finish the rectification (complete)'
              WHEN t.status = 'completed' THEN 'request acceptance'
              WHEN t.acceptance_stage = 'awaiting_check' THEN 'record the on-site check'
@@ -714,8 +709,7 @@ BEGIN
              WHEN t.acceptance_stage = 'awaiting_approval' THEN 'the leading group''s approval'
              WHEN t.status = 'approved' THEN 'publish it in an announcement'
              WHEN t.status = 'announced' THEN 'the end of the announcement period'
-             ELSE 'spot checks' END
-        USING ERRCODE = 'RX409', HINT = 'invalid_transition';
+             ELSE 'spot checks' END));
 END
 $$;
 
@@ -750,7 +744,7 @@ BEGIN
     UPDATE tasks SET status = 'in_progress', reopened = true, reopen_count = reopen_count + 1
      WHERE id = p_task AND status = 'closed';
     IF NOT FOUND THEN
-        RAISE EXCEPTION 'The task is no longer closed.' USING ERRCODE = 'RX409', HINT = 'task_not_closed';
+        PERFORM rectify.fail(409, 'task_not_closed', 'The task is no longer closed.');
     END IF;
     INSERT INTO task_transitions (task_id, action, from_status, to_status, reason, comment)
     VALUES (p_task, 'reopen', 'closed', 'in_progress', p_reason, left(p_comment, 2000));
@@ -778,23 +772,19 @@ BEGIN
     t := rectify.acceptance_task_lock(p_task, p_version);
     IF NOT (rectify.has_role('office')
             OR (rectify.has_role('unit') AND rectify.in_scope(t.owner_org_path))) THEN
-        RAISE EXCEPTION 'Only the lead organisation (or the office) asks for acceptance.'
-            USING ERRCODE = 'RX403', HINT = 'forbidden';
+        PERFORM rectify.fail(403, 'forbidden', 'Only the lead organisation (or the office) asks for acceptance.');
     END IF;
     IF t.status <> 'completed' THEN
         PERFORM rectify.acceptance_wrong_state(t, 'request_acceptance');
     END IF;
     IF EXISTS (SELECT 1 FROM task_extensions e WHERE e.task_id = t.id AND e.status = 'requested') THEN
-        RAISE EXCEPTION 'A deadline extension of the task is waiting for a decision; acceptance can be requested after it.'
-            USING ERRCODE = 'RX409', HINT = 'extension_pending';
+        PERFORM rectify.fail(409, 'extension_pending', 'A deadline extension of the task is waiting for a decision; acceptance can be requested after it.');
     END IF;
     IF cardinality(t.acceptance_org_ids) = 0 THEN
-        RAISE EXCEPTION 'The task names no acceptance organisation (acceptance_org_ids); the office must name them first.'
-            USING ERRCODE = 'RX422', HINT = 'no_acceptance_org';
+        PERFORM rectify.fail(422, 'no_acceptance_org', 'The task names no acceptance organisation (acceptance_org_ids); the office must name them first.');
     END IF;
     IF cardinality(results) NOT IN (0, cardinality(t.measures)) THEN
-        RAISE EXCEPTION 'measure_results needs one entry per measure of the task (%).', cardinality(t.measures)
-            USING ERRCODE = 'RX422', HINT = 'validation_failed', COLUMN = 'measure_results';
+        PERFORM rectify.fail(422, 'validation_failed', format('measure_results needs one entry per measure of the task (%s).', cardinality(t.measures)), 'measure_results', 'must have one entry per measure of the task');
     END IF;
     INSERT INTO acceptance_requests (task_id, round, self_assessment, measure_results, target_met,
                                      acceptance_org_ids)
@@ -829,19 +819,16 @@ BEGIN
     SELECT * INTO q FROM acceptance_requests x WHERE x.task_id = t.id AND x.status = 'awaiting_check';
     IF NOT rectify.has_role('office') THEN
         IF cardinality(t.acceptance_org_ids) > 1 THEN
-            RAISE EXCEPTION 'The task has several acceptance organisations: the office organises the joint on-site check.'
-                USING ERRCODE = 'RX403', HINT = 'forbidden';
+            PERFORM rectify.fail(403, 'forbidden', 'The task has several acceptance organisations: the office organises the joint on-site check.');
         ELSIF NOT (rectify.has_role('acceptor') AND rectify.org_id() = ANY (t.acceptance_org_ids)) THEN
-            RAISE EXCEPTION 'Only the acceptance organisation of the task (or the office) records its on-site check.'
-                USING ERRCODE = 'RX403', HINT = 'forbidden';
+            PERFORM rectify.fail(403, 'forbidden', 'Only the acceptance organisation of the task (or the office) records its on-site check.');
         END IF;
     END IF;
     IF t.status <> 'acceptance_requested' OR q.id IS NULL THEN
         PERFORM rectify.acceptance_wrong_state(t, 'record_check');
     END IF;
     IF (p_body->>'check_date')::date > current_date THEN
-        RAISE EXCEPTION 'The on-site check cannot be in the future.'
-            USING ERRCODE = 'RX422', HINT = 'validation_failed', COLUMN = 'check_date';
+        PERFORM rectify.fail(422, 'validation_failed', 'The on-site check cannot be in the future.', 'check_date', 'must not be after today');
     END IF;
     INSERT INTO acceptance_checks (request_id, task_id, check_date, joint, team, findings)
     VALUES (q.id, t.id, (p_body->>'check_date')::date, cardinality(t.acceptance_org_ids) > 1,
@@ -877,8 +864,7 @@ DECLARE
 BEGIN
     t := rectify.acceptance_task_lock(p_task, p_version);
     IF NOT (rectify.has_role('acceptor') AND rectify.org_id() = ANY (t.acceptance_org_ids)) THEN
-        RAISE EXCEPTION 'Only an acceptor of an acceptance organisation named on the task gives that organisation''s opinion (谁验收谁负责).'
-            USING ERRCODE = 'RX403', HINT = 'forbidden';
+        PERFORM rectify.fail(403, 'forbidden', 'Only an acceptor of an acceptance organisation named on the task gives that organisation''s opinion (谁验收谁负责).');
     END IF;
     SELECT * INTO q FROM acceptance_requests x
      WHERE x.task_id = t.id AND x.status IN ('awaiting_opinions', 'awaiting_approval');
@@ -890,12 +876,10 @@ BEGIN
      WHERE x.request_id = q.id AND x.org_id = rectify.org_id()
        AND NOT EXISTS (SELECT 1 FROM acceptance_opinions s WHERE s.supersedes_id = x.id);
     IF corrects IS NULL AND prev IS NOT NULL THEN
-        RAISE EXCEPTION 'Your organisation has given its opinion (%) in this round; a correction names it in corrects.', prev
-            USING ERRCODE = 'RX409', HINT = 'opinion_exists';
+        PERFORM rectify.fail(409, 'opinion_exists', format('Your organisation has given its opinion (%s) in this round; a correction names it in corrects.', prev));
     END IF;
     IF corrects IS NOT NULL AND corrects IS DISTINCT FROM prev THEN
-        RAISE EXCEPTION 'corrects must name your organisation''s current opinion in this round (%).', coalesce(prev::text, 'none yet')
-            USING ERRCODE = 'RX422', HINT = 'validation_failed', COLUMN = 'corrects';
+        PERFORM rectify.fail(422, 'validation_failed', format('corrects must name your organisation''s current opinion in this round (%s).', coalesce(prev::text, 'none yet')), 'corrects', 'must be your organisation''s current opinion');
     END IF;
     INSERT INTO acceptance_opinions (request_id, task_id, decision, reasons, supersedes_id)
     VALUES (q.id, t.id, p_body->>'decision', p_body->>'reasons', corrects)
@@ -940,7 +924,7 @@ DECLARE
 BEGIN
     t := rectify.acceptance_task_lock(p_task, p_version);
     IF NOT rectify.has_role('leader') THEN
-        RAISE EXCEPTION 'Only the leading group approves closing.' USING ERRCODE = 'RX403', HINT = 'forbidden';
+        PERFORM rectify.fail(403, 'forbidden', 'Only the leading group approves closing.');
     END IF;
     SELECT * INTO q FROM acceptance_requests x
      WHERE x.task_id = t.id AND x.status IN ('awaiting_check', 'awaiting_opinions', 'awaiting_approval');
@@ -948,8 +932,7 @@ BEGIN
         SELECT string_agg(o.name, '、' ORDER BY n) INTO missing
           FROM unnest(q.acceptance_org_ids) WITH ORDINALITY AS a(id, n) JOIN orgs o ON o.id = a.id
          WHERE NOT EXISTS (SELECT 1 FROM acceptance_opinions x WHERE x.request_id = q.id AND x.org_id = a.id);
-        RAISE EXCEPTION 'Not every acceptance organisation has given its opinion: waiting for %.', missing
-            USING ERRCODE = 'RX409', HINT = 'opinions_missing';
+        PERFORM rectify.fail(409, 'opinions_missing', format('Not every acceptance organisation has given its opinion: waiting for %s.', missing));
     END IF;
     IF q.status IS DISTINCT FROM 'awaiting_approval' THEN
         PERFORM rectify.acceptance_wrong_state(t, d);
@@ -1020,11 +1003,10 @@ DECLARE
     v_start date := coalesce((p_body->>'period_start')::date, current_date);
 BEGIN
     IF NOT rectify.has_role('office') THEN
-        RAISE EXCEPTION 'Only the office publishes announcements.' USING ERRCODE = 'RX403', HINT = 'forbidden';
+        PERFORM rectify.fail(403, 'forbidden', 'Only the office publishes announcements.');
     END IF;
     IF v_start < current_date THEN
-        RAISE EXCEPTION 'An announcement period cannot start in the past.'
-            USING ERRCODE = 'RX422', HINT = 'validation_failed', COLUMN = 'period_start';
+        PERFORM rectify.fail(422, 'validation_failed', 'An announcement period cannot start in the past.', 'period_start', 'must not be before today');
     END IF;
     INSERT INTO announcements (title, body, period_start, period_end, working_days)
     VALUES (p_body->>'title', p_body->>'body', v_start, rectify.working_days_end(v_start, v_days), v_days)
@@ -1034,16 +1016,13 @@ BEGIN
                 FROM jsonb_array_elements(p_body->'items') WITH ORDINALITY AS x(e, n) LOOP
         SELECT * INTO t FROM tasks x WHERE x.id = it.task_id FOR UPDATE;
         IF NOT FOUND THEN
-            RAISE EXCEPTION 'Item % names a task that does not exist.', it.n
-                USING ERRCODE = 'RX422', HINT = 'invalid_reference', COLUMN = 'items/' || (it.n - 1) || '/task_id';
+            PERFORM rectify.fail(422, 'invalid_reference', format('Item %s names a task that does not exist.', it.n), 'items/' || (it.n - 1) || '/task_id', 'does not exist');
         END IF;
         IF t.version <> it.version THEN
-            RAISE EXCEPTION 'Task % has changed: If-Match (items version) does not match the current version "%"; re-read and retry.', t.code, t.version
-                USING ERRCODE = 'RX412', HINT = 'precondition_failed';
+            PERFORM rectify.fail(412, 'precondition_failed', format('Task %s has changed: If-Match (items version) does not match the current version "%s"; re-read and retry.', t.code, t.version));
         END IF;
         IF t.status <> 'approved' THEN
-            RAISE EXCEPTION 'Task % is %; only tasks whose closing the leading group approved are announced.', t.code, t.status
-                USING ERRCODE = 'RX409', HINT = 'not_approved';
+            PERFORM rectify.fail(409, 'not_approved', format('Task %s is %s; only tasks whose closing the leading group approved are announced.', t.code, t.status));
         END IF;
         INSERT INTO announcement_items (announcement_id, task_id, position, task_code, task_title,
                                         lead_org_name, summary)
@@ -1073,19 +1052,16 @@ DECLARE
     d text := p_body->>'decision';
 BEGIN
     IF NOT rectify.has_role('office') THEN
-        RAISE EXCEPTION 'Only the office handles objections.' USING ERRCODE = 'RX403', HINT = 'forbidden';
+        PERFORM rectify.fail(403, 'forbidden', 'Only the office handles objections.');
     END IF;
     SELECT x.id, x.announcement_id, x.task_id, x.status, x.version INTO b
       FROM objections x WHERE x.id = p_objection AND x.announcement_id = p_announcement FOR UPDATE;
     IF b.id IS NULL THEN
-        RAISE EXCEPTION 'No such objection.' USING ERRCODE = 'RX404', HINT = 'not_found';
+        PERFORM rectify.fail(404, 'not_found', 'No such objection.');
     END IF;
-    IF b.version <> p_version THEN
-        RAISE EXCEPTION 'If-Match does not match the current version "%"; re-read and retry.', b.version
-            USING ERRCODE = 'RX412', HINT = 'precondition_failed', DETAIL = b.version::text;
-    END IF;
+    PERFORM rectify.check_version(b.version, p_version);
     IF b.status <> 'received' THEN
-        RAISE EXCEPTION 'The objection was % already.', b.status USING ERRCODE = 'RX409', HINT = 'already_decided';
+        PERFORM rectify.fail(409, 'already_decided', format('The objection was %s already.', b.status));
     END IF;
     UPDATE objections SET status = d, decision_reasons = p_body->>'reasons', decided_by = rectify.user_id(),
            decided_at = now() WHERE id = b.id;
@@ -1143,16 +1119,13 @@ DECLARE
 BEGIN
     SELECT * INTO a FROM announcements x WHERE x.id = p_announcement;
     IF NOT FOUND THEN
-        RAISE EXCEPTION 'No such announcement.' USING ERRCODE = 'RX404', HINT = 'not_found';
+        PERFORM rectify.fail(404, 'not_found', 'No such announcement.');
     END IF;
     IF current_date < a.period_start OR current_date > a.period_end THEN
-        RAISE EXCEPTION 'The announcement period is % to %; objections are received only within it.',
-                        a.period_start, a.period_end
-            USING ERRCODE = 'RX409', HINT = 'period_closed';
+        PERFORM rectify.fail(409, 'period_closed', format('The announcement period is %s to %s; objections are received only within it.', a.period_start, a.period_end));
     END IF;
     IF NOT EXISTS (SELECT 1 FROM announcement_items i WHERE i.announcement_id = a.id AND i.task_id = p_task) THEN
-        RAISE EXCEPTION 'The task is not in this announcement.'
-            USING ERRCODE = 'RX422', HINT = 'validation_failed', COLUMN = 'task_id';
+        PERFORM rectify.fail(422, 'validation_failed', 'The task is not in this announcement.', 'task_id', 'is not in this announcement');
     END IF;
     INSERT INTO objections (ref, announcement_id, task_id, text, contact_enc, contact_masked, client_addr)
     VALUES (p_ref, a.id, p_task, p_text, p_contact_enc, p_contact_masked, p_addr);
@@ -1265,15 +1238,14 @@ DECLARE
     bad text;
 BEGIN
     IF NOT rectify.has_any_role('{office,inspector}'::text[]) THEN
-        RAISE EXCEPTION 'Only the office or an inspector draws spot checks.' USING ERRCODE = 'RX403', HINT = 'forbidden';
+        PERFORM rectify.fail(403, 'forbidden', 'Only the office or an inspector draws spot checks.');
     END IF;
     IF v_pct IS NULL THEN
         SELECT string_agg(coalesce(t.code || '（' || t.status || '）', x.id::text), '、') INTO bad
           FROM unnest(v_picked) AS x(id) LEFT JOIN tasks t ON t.id = x.id
          WHERE t.id IS NULL OR t.status <> 'closed';
         IF bad IS NOT NULL THEN
-            RAISE EXCEPTION 'Only closed tasks are spot-checked: %.', bad
-                USING ERRCODE = 'RX409', HINT = 'task_not_closed';
+            PERFORM rectify.fail(409, 'task_not_closed', format('Only closed tasks are spot-checked: %s.', bad));
         END IF;
     END IF;
     INSERT INTO spot_checks (title, method, percent, prefecture_org_ids, seed, candidates)
@@ -1304,28 +1276,24 @@ DECLARE
     res text := p_body->>'result';
 BEGIN
     IF NOT rectify.has_any_role('{office,inspector}'::text[]) THEN
-        RAISE EXCEPTION 'Only the office or an inspector records spot-check results.' USING ERRCODE = 'RX403', HINT = 'forbidden';
+        PERFORM rectify.fail(403, 'forbidden', 'Only the office or an inspector records spot-check results.');
     END IF;
     SELECT * INTO i FROM spot_check_items x WHERE x.id = p_item AND x.spot_check_id = p_check FOR UPDATE;
     IF NOT FOUND THEN
-        RAISE EXCEPTION 'No such spot-check item.' USING ERRCODE = 'RX404', HINT = 'not_found';
+        PERFORM rectify.fail(404, 'not_found', 'No such spot-check item.');
     END IF;
-    IF i.version <> p_version THEN
-        RAISE EXCEPTION 'If-Match does not match the current version "%"; re-read and retry.', i.version
-            USING ERRCODE = 'RX412', HINT = 'precondition_failed', DETAIL = i.version::text;
-    END IF;
+    PERFORM rectify.check_version(i.version, p_version);
     IF i.result <> 'pending' THEN
-        RAISE EXCEPTION 'The result (%) is recorded already.', i.result USING ERRCODE = 'RX409', HINT = 'already_decided';
+        PERFORM rectify.fail(409, 'already_decided', format('The result (%s) is recorded already.', i.result));
     END IF;
     -- read, not locked: inspectors pass no UPDATE policy of tasks (FOR UPDATE
     -- would hide the row); task_reopen_checked locks and re-checks.
     SELECT * INTO t FROM tasks x WHERE x.id = i.task_id;
     IF NOT FOUND THEN
-        RAISE EXCEPTION 'No such spot-check item.' USING ERRCODE = 'RX404', HINT = 'not_found';
+        PERFORM rectify.fail(404, 'not_found', 'No such spot-check item.');
     END IF;
     IF t.status <> 'closed' THEN
-        RAISE EXCEPTION 'The task is % (no longer closed): there is nothing to spot-check.', t.status
-            USING ERRCODE = 'RX409', HINT = 'task_not_closed';
+        PERFORM rectify.fail(409, 'task_not_closed', format('The task is %s (no longer closed): there is nothing to spot-check.', t.status));
     END IF;
     UPDATE spot_check_items SET result = res, findings = p_body->>'findings', checked_by = rectify.user_id(),
            checked_at = now() WHERE id = i.id;

@@ -29,28 +29,11 @@
 
 #define N(a) (sizeof a / sizeof a[0])
 
-/* The answer row of a function (the handler protocol): columns by name. */
-static void reply_fn_row(struct req *r, int status, PGresult *res, const char *what)
-{
-    int j = PQfnumber(res, "json"), v = PQfnumber(res, "version"), l = PQfnumber(res, "location");
-    if (PQntuples(res) != 1 || j < 0 || PQgetisnull(res, 0, j)) {
-        reply_no_such(r, what);
-        return;
-    }
-    if (v >= 0 && !PQgetisnull(res, 0, v))
-        reply_etag(r, PQgetvalue(res, 0, v));
-    if (l >= 0 && !PQgetisnull(res, 0, l))
-        reply_header(r, "Location", PQgetvalue(res, 0, l));
-    reply_json(r, status, PQgetvalue(res, 0, j), (size_t)PQgetlength(res, 0, j));
-}
-
 static void run_and_reply(struct req *r, int status, const char *sql, int n, const char **params,
                           const char *what)
 {
     struct db_query q = {sql, n, params};
-    PGresult *res;
-    if (db_run_or_reply(r, &q, 1, &res))
-        reply_fn_row(r, status, res, what);
+    reply_query_row(r, status, &q, what);
 }
 
 /* id path parameter, If-Match, body shape; then fn($1 id, $2 version, $3 body). */
