@@ -599,5 +599,28 @@ class SpotChecks(Acceptance):
         self.assertFalse(d["spot_checks"][0]["accountability"])
 
 
+class ClosingScan(Acceptance):
+    def test_concurrent_scans_close_each_task_once(self):
+        tasks = [self.make_task() for _ in range(4)]
+        for t in tasks:
+            self.to_approved(t)
+        ann = self.announce(tasks).json
+        self.end_period(ann["id"])
+        threads = [harness.in_thread(self.close_due) for _ in range(3)]
+        for th, _ in threads:
+            th.join()
+        self.assertEqual(sum(res[0] for _, res in threads), 4)
+        ids = ",".join(str(t["id"]) for t in tasks)
+        self.assertEqual(self.sql("SELECT count(*) FROM task_transitions WHERE action = 'close'"
+                                  " AND task_id IN (%s)" % ids), "4")
+        self.assertEqual(self.sql("SELECT count(*) FROM tasks WHERE status = 'closed' AND closed_at IS NOT NULL"
+                                  " AND id IN (%s)" % ids), "4")
+        self.assertEqual(self.sql("SELECT status FROM announcements WHERE id = %d" % ann["id"]), "finished")
+        # the closing is in the audit trail, without a user (the scan)
+        self.assertEqual(self.sql("SELECT count(*) FROM audit_log WHERE table_name = 'tasks' AND user_id IS NULL"
+                                  " AND after->>'status' = 'closed' AND row_id IN (%s)"
+                                  % ",".join("'%d'" % t["id"] for t in tasks)), "4")
+
+
 if __name__ == "__main__":
     harness.main()
