@@ -101,7 +101,7 @@ CREATE TABLE acceptance_settings (
     updated_at                  timestamptz NOT NULL DEFAULT now()
 );
 COMMENT ON TABLE acceptance_settings IS 'Acceptance settings (one row): default announcement period in working days.';
-INSERT INTO acceptance_settings DEFAULT VALUES;
+INSERT INTO acceptance_settings DEFAULT VALUES;     -- before the audit: seeds are not changes
 CREATE TRIGGER acceptance_settings_touch BEFORE UPDATE ON acceptance_settings
     FOR EACH ROW EXECUTE FUNCTION rectify.touch_version();
 SELECT rectify.enable_audit('acceptance_settings');
@@ -125,7 +125,6 @@ CREATE TABLE work_calendar (
 COMMENT ON TABLE work_calendar IS 'Exceptions to Monday-Friday working days: public holidays and make-up working days (kept by the office).';
 CREATE TRIGGER work_calendar_touch BEFORE UPDATE ON work_calendar
     FOR EACH ROW EXECUTE FUNCTION rectify.touch_version();
-SELECT rectify.enable_audit('work_calendar');
 ALTER TABLE work_calendar ENABLE ROW LEVEL SECURITY;
 CREATE POLICY work_calendar_read ON work_calendar FOR SELECT TO rectify_api USING (true);
 CREATE POLICY work_calendar_write ON work_calendar FOR ALL TO rectify_api
@@ -165,6 +164,10 @@ SELECT d::date, false, n || '（法定假日；调休安排以国务院通知为
     ('2027-10-01', '2027-10-01', '国庆节'), ('2027-10-04', '2027-10-05', '国庆节'))
     AS h(a, b, n), generate_series(a::date, b::date, '1 day') AS d
 WHERE extract(isodow FROM d) < 6;
+
+-- Audited from here on (the seeds above are not changes); the office's
+-- edits are.
+SELECT rectify.enable_audit('work_calendar');
 
 CREATE FUNCTION rectify.is_working_day(p_day date) RETURNS boolean
     LANGUAGE sql STABLE
