@@ -400,6 +400,7 @@ CREATE TABLE objections (
     text             text        NOT NULL CHECK (length(btrim(text)) BETWEEN 1 AND 5000),
     contact_enc      bytea       CHECK (length(contact_enc) BETWEEN 41 AND 1000),
     contact_masked   text        CHECK (length(contact_masked) <= 200),
+    key_id           smallint    NOT NULL DEFAULT 1,  -- the PII key that sealed it (as complainants.key_id)
     client_addr      text        NOT NULL,             -- for throttling and abuse handling
     status           text        NOT NULL DEFAULT 'received'
                                  CHECK (status IN ('received', 'upheld', 'dismissed')),
