@@ -4,18 +4,22 @@
 
 # The one list of Debian 12 packages the project needs.
 # shellcheck disable=SC2034  # used by the scripts that source this file
-# Build + run (scripts/run, the Dockerfile's build stage mirrors the -dev part):
+# Build + run (scripts/run, the Dockerfile's build stage mirrors the -dev part;
+# Node.js and npm build the API reference of /docs with the pinned Redocly CLI):
 RECTIFY_PKGS_RUN=(
 	build-essential cmake pkg-config
 	libcivetweb-dev libcjson-dev libjwt-dev libcurl4-openssl-dev libpq-dev
 	libsodium-dev libxlsxwriter-dev
 	postgresql-15 postgresql-contrib
 	python3 python3-yaml curl ca-certificates openssl
+	nodejs npm
 )
-# What scripts/test needs on top of that:
+# What scripts/test needs on top of that (chromium, its driver and a CJK
+# font for tests/api/test_docs_browser.py and its screenshot):
 RECTIFY_PKGS_TEST=(
-	clang libclang-rt-14-dev valgrind nodejs npm wrk postgresql-client-15
+	clang libclang-rt-14-dev valgrind wrk postgresql-client-15
 	python3-cryptography jq
+	chromium chromium-driver fonts-wqy-microhei
 )
 
 RECTIFY_PGBIN=${RECTIFY_PGBIN:-/usr/lib/postgresql/15/bin}

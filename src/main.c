@@ -5,6 +5,7 @@
 #include "rectify/config.h"
 #include "rectify/db.h"
 #include "rectify/embedded.h"
+#include "rectify/jobs.h"
 #include "rectify/log.h"
 #include "rectify/metrics.h"
 #include "rectify/router.h"
@@ -170,6 +171,7 @@ static int cmd_serve(int argc, char **argv)
     struct app app = {.cfg = &cfg, .router = router, .db = db_pool_new(&po),
                       .db_role = cfg.db_role};
     int status = 1;
+    struct job_kind *job_kinds = NULL;
     if (!app.db || !(app.keys = jwt_keyset_new())) {
         log_error("out of memory");
         goto out;
@@ -209,18 +211,36 @@ static int cmd_serve(int argc, char **argv)
         .ready_or_reply = api_ready_or_reply,
         .authorize_or_reply = api_authorize_or_reply,
     };
+    size_t nkinds = 0;
+    job_kinds = job_kinds_build(cfg.test_routes, &nkinds);
+    struct jobs_options jo = {.workers = cfg.job_workers, .poll_ms = cfg.job_poll_ms,
+                              .lease_ms = cfg.job_lease_ms, .backoff_ms = cfg.job_backoff_ms};
+    if (!job_kinds || !(app.jobs = jobs_start(app.db, job_kinds, nkinds, &jo, err, sizeof err))) {
+        log_error("cannot start the job runner: %s", job_kinds ? err : "out of memory");
+        goto out;
+    }
     struct server *server = server_start(&hooks, err, sizeof err);
     if (!server) {
         log_error("%s", err);
+        jobs_begin_stop(app.jobs);
+        if (jobs_wait(app.jobs, cfg.drain_timeout_ms) == 0)
+            jobs_free(app.jobs);
+        app.jobs = NULL;
         goto out;
     }
-    log_info("listening on %s (port %d), %d threads, %d database connections", cfg.listen,
-             server_port(server), cfg.threads, cfg.db_pool);
+    log_info("listening on %s (port %d), %d threads, %d database connections, %d job workers "
+             "(%zu kinds)", cfg.listen, server_port(server), cfg.threads, cfg.db_pool,
+             cfg.job_workers, nkinds);
 
     int sig = 0;
     sigwait(&sigs, &sig);
     log_info("received %s: draining (up to %d ms)", sig == SIGTERM ? "SIGTERM" : "SIGINT",
              cfg.drain_timeout_ms);
+    /* Job workers stop claiming at once; a job already running finishes
+     * within the same drain budget as the requests. */
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    jobs_begin_stop(app.jobs);
     int cut = drain(server, cfg.drain_timeout_ms);
     if (cut > 0) {
         /* Non-zero, so a supervisor sees that requests were lost. _exit:
@@ -230,9 +250,24 @@ static int cmd_serve(int argc, char **argv)
                   cfg.drain_timeout_ms, EXIT_DRAIN_CUT, cut, cut == 1 ? "" : "s");
         _exit(EXIT_DRAIN_CUT);
     }
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    long spent = (t1.tv_sec - t0.tv_sec) * 1000L + (t1.tv_nsec - t0.tv_nsec) / 1000000L;
+    int left = cfg.drain_timeout_ms > spent ? cfg.drain_timeout_ms - (int)spent : 0;
+    int running = jobs_wait(app.jobs, left);
+    if (running > 0) {
+        /* The same rule as for cut requests: exit 3. Their leases are no
+         * longer renewed; another instance takes the jobs over when they lapse. */
+        log_error("drain timeout (%d ms): exiting with status %d, %d job%s still running "
+                  "(retried elsewhere once the lease lapses)", cfg.drain_timeout_ms,
+                  EXIT_DRAIN_CUT, running, running == 1 ? "" : "s");
+        _exit(EXIT_DRAIN_CUT);
+    }
+    jobs_free(app.jobs);
+    app.jobs = NULL;
     log_info("stopped");
     status = 0;
 out:
+    free(job_kinds);
     jwks_source_free(app.jwks);
     jwt_keyset_free(app.keys);
     free((char *)app.public_jwks);

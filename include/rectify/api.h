@@ -70,6 +70,9 @@ extern const struct route ledger_io_routes[];
 extern const size_t ledger_io_routes_count;
 extern const struct route complaint_routes[];
 extern const size_t complaint_routes_count;
+/* Background jobs, read-only plus retry (jobs.c). */
+extern const struct route jobs_routes[];
+extern const size_t jobs_routes_count;
 extern const struct route acceptance_routes[];
 extern const size_t acceptance_routes_count;
 extern const struct route testing_routes[];

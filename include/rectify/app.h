@@ -8,6 +8,7 @@
 
 struct config;
 struct db_pool;
+struct jobs_runner;
 struct jwks_source;
 struct jwt_keyset;
 struct router;
@@ -22,6 +23,7 @@ struct app {
     struct jwt_keyset *keys;     /* our signing key and the platform's keys */
     struct jwks_source *jwks;    /* NULL without RECTIFY_JWKS_URL */
     const char *public_jwks;     /* GET /.well-known/jwks.json (malloc'd) */
+    struct jobs_runner *jobs;    /* background workers (jobs.h); metrics read it */
     atomic_bool schema_current;
     atomic_llong schema_checked_ms; /* monotonic ms of the last check */
 };

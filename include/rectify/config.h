@@ -29,6 +29,10 @@ struct config {
     int drain_timeout_ms;
     int import_workers;           /* complaint import: batches in flight at once */
     int import_timeout;           /* seconds: an import's database time budget */
+    int job_workers;              /* background job threads; 0 = run no jobs */
+    int job_poll_ms;              /* idle job workers look for work this often */
+    int job_lease_ms;             /* a claimed job's lease, renewed every third */
+    int job_backoff_ms;           /* first retry delay, doubling per attempt */
     bool migrate;                 /* serve: apply pending migrations first */
     const char *jwt_secret;           /* HS256 secret (>= 32 bytes), or NULL */
     const char *jwt_private_key_file; /* ES256/RS256 PEM, or NULL */

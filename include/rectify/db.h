@@ -57,6 +57,7 @@ struct db_error {
     char hint[128];     /* our own RAISE ... HINT carries a stable code */
     char column[64];    /* rectify.fail's field: the body member the error points at */
     char constraint[128];
+    char table[64];
     int failed_index;   /* which query failed (-1: the identity settings) */
 };
 

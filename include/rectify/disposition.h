@@ -58,8 +58,12 @@ size_t filename_with_extension(const char *in, const char *const *exts, char *ou
                                size_t max_chars);
 
 /* Appends `attachment; filename="<ASCII fallback>"; filename*=UTF-8''<pct>`
- * for a sanitised name: the fallback replaces every non-ASCII character
- * (and '"', '\\', '%') by '_'. Returns 0, or -1 when out is full. */
-int disposition_build(struct buf *out, const char *filename);
+ * for a sanitised name. A name of printable ASCII is its own fallback (with
+ * '_' for '"', '\\' and '%'); any other is offered to clients that read only
+ * `filename` (curl -OJ) as fallback_stem plus the name's extension:
+ * ("整改报告.pdf", "attachment-17") → "attachment-17.pdf". fallback_stem is
+ * ASCII ('_' replaces anything else); NULL or "" means "download". Returns
+ * 0, or -1 when out is full. */
+int disposition_build(struct buf *out, const char *filename, const char *fallback_stem);
 
 #endif

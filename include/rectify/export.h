@@ -73,6 +73,7 @@ struct export_spec {
     size_t ncols;
     const char *sheet;          /* worksheet name (at most 31 characters) */
     const char *filename;       /* download name without extension, UTF-8 */
+    const char *ascii_filename; /* its ASCII fallback (disposition_build), e.g. "tasks-20261202" */
     /* Cells computed in C (see the top); all zero for none. res is the
      * batch's result (the exporter owns it); cells[] must stay valid until
      * the next call of row() or batch(). */

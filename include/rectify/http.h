@@ -80,10 +80,14 @@ void reply_stream_abort(struct req *r);
  * on the first call, then returns bytes read, 0 at the end, -1 on error. */
 long req_read(struct req *r, void *buf, size_t len);
 
+/* code: what is wrong, for a front end to translate (FIELD_ERROR_CODES in
+ * the spec's FieldError: required, too_long, not_in_vocabulary, ...); NULL
+ * is rendered as "invalid". message: the same in English, for people. */
 struct field_error {
     const char *pointer;
     const char *message;
     const char *parameter;
+    const char *code;
 };
 
 /* RFC 9457 problem+json with a stable machine code. */
@@ -97,6 +101,11 @@ void reply_problem_errors(struct req *r, int status, const char *code,
 int problem_render(struct buf *out, int status, const char *code, const char *detail,
                    const char *instance, const char *request_id,
                    const struct field_error *errors, size_t nerrors);
+/* True when an If-None-Match value ("*", or a list of entity-tags) names
+ * etag, by weak comparison (W/ ignored on both sides). The response
+ * writers use it: a 200 to GET or HEAD with an ETag the request names is
+ * sent as 304 without a body, for every resource (RFC 9110 13.1.2). */
+bool etag_list_matches(const char *if_none_match, const char *etag);
 /* Reason phrase / problem title for a status code. */
 const char *http_status_title(int status);
 

@@ -58,10 +58,10 @@ struct lerrs {
     struct field_error e[VALIDATE_MAX_ERRORS];
     size_t n;
 };
-/* Body error at pointer (copied into the arena). */
-void lerr_body(struct lerrs *l, const char *pointer, const char *message);
+/* Body error at pointer (copied into the arena); code as in field_error. */
+void lerr_body(struct lerrs *l, const char *pointer, const char *code, const char *message);
 /* Query-parameter error. */
-void lerr_param(struct lerrs *l, const char *parameter, const char *message);
+void lerr_param(struct lerrs *l, const char *parameter, const char *code, const char *message);
 
 /* --- request bodies ------------------------------------------------------------ */
 /* A member whose value validate.h cannot describe: check is called with the
@@ -115,7 +115,7 @@ static inline const char *lq_official(struct req *r, struct lerrs *l)
         return NULL;
     const char *v = req_query(r, "official");
     if (!ledger_not_blank(v)) {
-        lerr_param(l, "official", "must not be blank");
+        lerr_param(l, "official", "blank", "must not be blank");
         return NULL;
     }
     return v;

@@ -52,7 +52,8 @@ char *like_pattern(struct arena *a, const char *q);
 
 /* 400 invalid_parameter with the collected query-parameter errors. */
 void reply_invalid_params(struct req *r, const struct field_error *errs, size_t n);
-/* One error with a JSON pointer into the body. */
+/* One error with a JSON pointer into the body; its code is already_exists
+ * for a 409, otherwise invalid (a rule of the domain the message names). */
 void reply_field_error(struct req *r, int status, const char *code, const char *detail,
                        const char *pointer, const char *message);
 

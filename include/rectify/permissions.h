@@ -57,6 +57,8 @@ enum perm {
     PERM_SUPERVISION_WRITE,   /* reminders, notices, interviews, listings */
     PERM_PUBLISH,             /* public announcements (公示, 信息公开) */
     PERM_ATTACHMENT_WRITE,    /* upload evidence files (佐证材料) */
+    PERM_JOBS_READ,           /* background jobs (operations) */
+    PERM_JOBS_WRITE,          /* retry a dead job */
     PERM_COUNT
 };
 

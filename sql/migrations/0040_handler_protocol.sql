@@ -245,3 +245,198 @@ GRANT EXECUTE ON FUNCTION rectify.org_json(orgs) TO rectify_api;
 GRANT EXECUTE ON FUNCTION rectify.org_check(orgs, orgs) TO rectify_api;
 GRANT EXECUTE ON FUNCTION rectify.org_create(jsonb) TO rectify_api;
 GRANT EXECUTE ON FUNCTION rectify.org_patch(bigint, integer, jsonb) TO rectify_api;
+
+-- ---------------------------------------------------------------------------
+-- Users (src/api/users.c).  password_hash is not readable by rectify_api, so
+-- these functions name their columns; the hash comes in as its own argument,
+-- never inside the body (the handler removes the password before it sends it).
+-- ---------------------------------------------------------------------------
+CREATE FUNCTION rectify.user_json(user_id bigint) RETURNS json
+    LANGUAGE sql STABLE
+    SET search_path = pg_catalog, public, pg_temp
+    AS $$
+    SELECT json_build_object('id', u.id, 'username', u.username, 'display_name', u.display_name,
+        'org_id', u.org_id,
+        'org', json_build_object('id', o.id, 'code', o.code, 'name', o.name, 'kind', o.kind),
+        'roles', u.roles, 'disabled', u.disabled, 'version', u.version,
+        'created_at', u.created_at, 'updated_at', u.updated_at, 'last_login_at', u.last_login_at)
+      FROM users u JOIN orgs o ON o.id = u.org_id
+     WHERE u.id = user_id
+$$;
+
+CREATE FUNCTION rectify.user_org_check(org_id bigint) RETURNS void
+    LANGUAGE plpgsql STABLE
+    SET search_path = pg_catalog, public, pg_temp
+    AS $$
+BEGIN
+    IF NOT EXISTS (SELECT 1 FROM orgs o WHERE o.id = org_id) THEN
+        PERFORM rectify.fail(422, 'validation_failed', 'The organisation does not exist.',
+                             'org_id', 'does not exist');
+    END IF;
+END
+$$;
+
+-- A duplicate username is the unique key's 409 (pointer /username).  An office
+-- user creating an admin is refused by row-level security (42501 → 403).
+CREATE FUNCTION rectify.user_create(body jsonb, hash text)
+    RETURNS TABLE (version integer, json json, location text)
+    LANGUAGE plpgsql VOLATILE
+    SET search_path = pg_catalog, public, pg_temp
+    AS $$
+DECLARE
+    new_id bigint;
+BEGIN
+    PERFORM rectify.user_org_check((body->>'org_id')::bigint);
+    INSERT INTO users (username, display_name, org_id, roles, password_hash)
+    VALUES (body->>'username', body->>'display_name', (body->>'org_id')::bigint,
+            ARRAY(SELECT jsonb_array_elements_text(body->'roles')), hash)
+    RETURNING id INTO new_id;
+    RETURN QUERY SELECT 1, rectify.user_json(new_id), '/api/v1/users/' || new_id;
+END
+$$;
+
+-- A merge patch; new_hash NULL keeps the password.  Only an admin changes an
+-- admin or grants admin (403, before the version is looked at).
+CREATE FUNCTION rectify.user_patch(user_id bigint, if_match integer, body jsonb, new_hash text)
+    RETURNS TABLE (version integer, json json)
+    LANGUAGE plpgsql VOLATILE
+    SET search_path = pg_catalog, public, pg_temp
+    AS $$
+DECLARE
+    cur record;
+    nv record;
+BEGIN
+    SELECT u.id, u.display_name, u.org_id, u.roles, u.disabled, u.version INTO cur
+      FROM users u WHERE u.id = user_id;
+    IF NOT FOUND THEN
+        PERFORM rectify.fail(404, 'not_found', 'No such user.');
+    END IF;
+    IF NOT rectify.has_role('admin')
+       AND ('admin' = ANY (cur.roles) OR coalesce(body->'roles' ? 'admin', false)) THEN
+        PERFORM rectify.fail(403, 'forbidden', 'Only an admin may change an admin or grant admin.');
+    END IF;
+    PERFORM rectify.check_version(cur.version, if_match);
+    SELECT coalesce(body->>'display_name', cur.display_name) AS display_name,
+           coalesce((body->>'org_id')::bigint, cur.org_id) AS org_id,
+           CASE WHEN body ? 'roles' THEN ARRAY(SELECT DISTINCT x FROM
+                jsonb_array_elements_text(body->'roles') AS x ORDER BY x) ELSE cur.roles END AS roles,
+           coalesce((body->>'disabled')::boolean, cur.disabled) AS disabled
+      INTO nv;
+    IF nv.org_id <> cur.org_id THEN
+        PERFORM rectify.user_org_check(nv.org_id);
+    END IF;
+    IF new_hash IS NULL AND (nv.display_name, nv.org_id, nv.roles, nv.disabled)
+                            IS NOT DISTINCT FROM (cur.display_name, cur.org_id, cur.roles, cur.disabled) THEN
+        RETURN QUERY SELECT cur.version, rectify.user_json(user_id);
+        RETURN;
+    END IF;
+    -- Two statements: rectify_api may write password_hash but not read it.
+    IF new_hash IS NULL THEN
+        UPDATE users u SET display_name = nv.display_name, org_id = nv.org_id, roles = nv.roles,
+               disabled = nv.disabled
+         WHERE u.id = user_id AND u.version = if_match;
+    ELSE
+        UPDATE users u SET display_name = nv.display_name, org_id = nv.org_id, roles = nv.roles,
+               disabled = nv.disabled, password_hash = new_hash
+         WHERE u.id = user_id AND u.version = if_match;
+    END IF;
+    IF NOT FOUND THEN                       -- changed since it was read
+        SELECT u.version INTO cur FROM users u WHERE u.id = user_id;
+        PERFORM rectify.check_version(cur.version, if_match);
+    END IF;
+    RETURN QUERY SELECT u.version, rectify.user_json(user_id) FROM users u WHERE u.id = user_id;
+END
+$$;
+
+GRANT EXECUTE ON FUNCTION rectify.user_json(bigint) TO rectify_api;
+GRANT EXECUTE ON FUNCTION rectify.user_org_check(bigint) TO rectify_api;
+GRANT EXECUTE ON FUNCTION rectify.user_create(jsonb, text) TO rectify_api;
+GRANT EXECUTE ON FUNCTION rectify.user_patch(bigint, integer, jsonb, text) TO rectify_api;
+
+-- ---------------------------------------------------------------------------
+-- Problems (src/api/problems.c).  These return the row; the handler renders it
+-- with the detail it shares with get (tasks summary, warning levels).  The body
+-- names the lead org lead_org_id; the column is owner_org_id (scope, 0003).
+-- ---------------------------------------------------------------------------
+CREATE FUNCTION rectify.problem_check(p problems) RETURNS void
+    LANGUAGE plpgsql STABLE
+    SET search_path = pg_catalog, public, pg_temp
+    AS $$
+BEGIN
+    IF NOT EXISTS (SELECT 1 FROM campaigns c WHERE c.id = p.campaign_id) THEN
+        PERFORM rectify.fail(422, 'validation_failed', 'The campaign does not exist.',
+                             'campaign_id', 'does not exist');
+    END IF;
+    IF NOT EXISTS (SELECT 1 FROM orgs o WHERE o.id = p.owner_org_id) THEN
+        PERFORM rectify.fail(422, 'validation_failed', 'A referenced organisation does not exist.',
+                             'lead_org_id', 'does not exist');
+    END IF;
+    IF (SELECT count(*) FROM orgs o WHERE o.id = ANY (p.region_org_ids))
+       <> cardinality(p.region_org_ids) THEN
+        PERFORM rectify.fail(422, 'validation_failed', 'A referenced organisation does not exist.',
+                             'region_org_ids', 'does not exist');
+    END IF;
+END
+$$;
+
+-- The body as a problems row over base (NULL for a new problem).
+CREATE FUNCTION rectify.problem_from_body(base problems, body jsonb) RETURNS problems
+    LANGUAGE sql IMMUTABLE
+    SET search_path = pg_catalog, public, pg_temp
+    AS $$
+    SELECT jsonb_populate_record(base, body - 'lead_org_id'
+        || CASE WHEN body ? 'lead_org_id' THEN jsonb_build_object('owner_org_id', body->'lead_org_id')
+                ELSE '{}' END)
+$$;
+
+CREATE FUNCTION rectify.problem_create(body jsonb) RETURNS problems
+    LANGUAGE plpgsql VOLATILE
+    SET search_path = pg_catalog, public, pg_temp
+    AS $$
+DECLARE
+    p problems := rectify.problem_from_body(NULL, body);
+BEGIN
+    PERFORM rectify.problem_check(p);
+    INSERT INTO problems (campaign_id, code, title, description, category, source, region_org_ids,
+                          owner_org_id, responsible_name, responsible_post, target, deadline)
+    VALUES (p.campaign_id, p.code, p.title, p.description, p.category, coalesce(p.source, 'report'),
+            coalesce(p.region_org_ids, '{}'), p.owner_org_id, p.responsible_name,
+            p.responsible_post, p.target, p.deadline)
+    RETURNING * INTO p;
+    RETURN p;
+END
+$$;
+
+CREATE FUNCTION rectify.problem_patch(problem_id bigint, if_match integer, body jsonb)
+    RETURNS problems
+    LANGUAGE plpgsql VOLATILE
+    SET search_path = pg_catalog, public, pg_temp
+    AS $$
+DECLARE
+    cur problems;
+    nv problems;
+BEGIN
+    SELECT * INTO cur FROM problems p WHERE p.id = problem_id FOR UPDATE;
+    IF NOT FOUND THEN
+        PERFORM rectify.fail(404, 'not_found', 'No such problem.');
+    END IF;
+    PERFORM rectify.check_version(cur.version, if_match);
+    nv := rectify.problem_from_body(cur, body);
+    IF nv IS NOT DISTINCT FROM cur THEN
+        RETURN cur;
+    END IF;
+    PERFORM rectify.problem_check(nv);
+    UPDATE problems p SET title = nv.title, description = nv.description, category = nv.category,
+           source = nv.source, region_org_ids = nv.region_org_ids, owner_org_id = nv.owner_org_id,
+           responsible_name = nv.responsible_name, responsible_post = nv.responsible_post,
+           target = nv.target, deadline = nv.deadline
+     WHERE p.id = problem_id
+    RETURNING * INTO nv;
+    RETURN nv;
+END
+$$;
+
+GRANT EXECUTE ON FUNCTION rectify.problem_check(problems) TO rectify_api;
+GRANT EXECUTE ON FUNCTION rectify.problem_from_body(problems, jsonb) TO rectify_api;
+GRANT EXECUTE ON FUNCTION rectify.problem_create(jsonb) TO rectify_api;
+GRANT EXECUTE ON FUNCTION rectify.problem_patch(bigint, integer, jsonb) TO rectify_api;

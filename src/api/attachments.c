@@ -242,18 +242,6 @@ static PGresult *meta_or_reply(struct req *r, char id[24], PGresult **piece)
     return res[0];
 }
 
-/* True when If-None-Match names the current ETag (or is "*"). */
-static bool not_modified(struct req *r, const char *etag)
-{
-    const char *inm = req_header(r, "If-None-Match");
-    if (!inm)
-        return false;
-    if (strcmp(inm, "*") == 0)
-        return true;
-    const char *p = strstr(inm, etag);
-    return p != NULL;
-}
-
 static void get_meta(struct req *r)
 {
     char id[24];
@@ -273,17 +261,15 @@ static void download(struct req *r)
         return;
     const char *etag = arena_printf(r->arena, "\"%s\"", PQgetvalue(m, 0, 0));
     long long size = atoll(PQgetvalue(m, 0, 3));
-    reply_header(r, "ETag", etag);
-    if (not_modified(r, etag)) {
-        reply_empty(r, 304);
-        return;
-    }
+    reply_header(r, "ETag", etag); /* If-None-Match → 304: reply_stream_begin */
     /* Names stored before the extension followed the content keep their
      * `filename` in the metadata, but are served corrected. */
     const char *name = named_for_type(r, PQgetvalue(m, 0, 2), PQgetvalue(m, 0, 1));
     struct buf cd;
     buf_init(&cd, 4096);
-    if (name && disposition_build(&cd, name) == 0)
+    /* curl -OJ and other clients that read only `filename` get
+     * "attachment-17.pdf" for "整改报告.pdf". */
+    if (name && disposition_build(&cd, name, arena_printf(r->arena, "attachment-%s", id)) == 0)
         reply_header(r, "Content-Disposition", cd.data);
     buf_free(&cd);
 

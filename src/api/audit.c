@@ -55,13 +55,13 @@ static void list_audit(struct req *r)
     size_t n = 0;
     const char *table = req_query(r, "table");
     if (table && !table_ok(table))
-        errs[n++] = (struct field_error){.parameter = "table", .message = "is not a table name"};
+        errs[n++] = (struct field_error){.parameter = "table", .message = "is not a table name", .code = "not_in_vocabulary"};
     const char *row_raw = req_query(r, "row_id");
     char row_id[24];
     if (row_raw && !id_parse(row_raw, row_id))
-        errs[n++] = (struct field_error){.parameter = "row_id", .message = "must be a positive integer id"};
+        errs[n++] = (struct field_error){.parameter = "row_id", .message = "must be a positive integer id", .code = "invalid_format"};
     else if (row_raw && !table)
-        errs[n++] = (struct field_error){.parameter = "row_id", .message = "requires the table parameter"};
+        errs[n++] = (struct field_error){.parameter = "row_id", .message = "requires the table parameter", .code = "required"};
     char limit[8], before[24];
     bool has_before;
     page_params(r, errs, &n, limit, before, &has_before);

@@ -8,6 +8,7 @@
 #include "rectify/config.h"
 #include "rectify/jwt.h"
 #include "rectify/log.h"
+#include "rectify/params.h"
 #include "rectify/password.h"
 #include "rectify/permissions.h"
 #include "rectify/validate.h"
@@ -214,18 +215,13 @@ static void logout(struct req *r)
         reply_empty(r, 204);
 }
 
+/* With the user's ETag, as GET /api/v1/users/{id} sends it. */
 static void me(struct req *r)
 {
-    struct db_query q = {
-        "SELECT json_build_object('id', u.id, 'username', u.username,"
-        " 'display_name', u.display_name, 'org_id', u.org_id,"
-        " 'org', json_build_object('id', o.id, 'code', o.code, 'name', o.name, 'kind', o.kind),"
-        " 'roles', u.roles, 'disabled', u.disabled, 'version', u.version,"
-        " 'created_at', u.created_at, 'updated_at', u.updated_at,"
-        " 'last_login_at', u.last_login_at)::text"
-        " FROM users u JOIN orgs o ON o.id = u.org_id WHERE u.id = rectify.user_id()",
-        0, NULL};
-    reply_db_json(r, 200, &q);
+    struct db_query q = {"SELECT u.version, rectify.user_json(u.id) AS json"
+                         "  FROM users u WHERE u.id = rectify.user_id()",
+                         0, NULL};
+    reply_query_row(r, 200, &q, "user");
 }
 
 static void jwks(struct req *r)

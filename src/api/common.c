@@ -33,27 +33,22 @@ enum db_status api_db_run(struct req *r, const struct db_query *q,
     return db_run_formats(r->app->db, &who, q, formats, n, res, err);
 }
 
-/* A unique or foreign-key violation names its key in the detail,
- * "Key (province_org_id, round)=(...) ...": the pointer of its last column
- * (arena), or NULL when the key is an expression. Values are never echoed. */
-static const char *key_column(struct arena *a, const char *sqlstate, const char *detail)
+/* A unique or foreign-key constraint named <table>_<member>_key or
+ * <table>_<member>_fkey (PostgreSQL's default for one column) points at
+ * /<member> (arena); any other name points nowhere. The constraint's name is
+ * used, not the detail: under row-level security PostgreSQL leaves the key
+ * out of the detail, and its values must never reach the client anyway. */
+static const char *key_pointer(struct arena *a, const struct db_error *err)
 {
-    if (strcmp(sqlstate, "23505") != 0 && strcmp(sqlstate, "23503") != 0)
+    const char *suffix = strcmp(err->sqlstate, "23505") == 0   ? "_key"
+                         : strcmp(err->sqlstate, "23503") == 0 ? "_fkey"
+                                                               : NULL;
+    size_t t = strlen(err->table), c = strlen(err->constraint);
+    if (!suffix || !t || c <= t + 1 + strlen(suffix) ||
+        strncmp(err->constraint, err->table, t) != 0 || err->constraint[t] != '_' ||
+        strcmp(err->constraint + c - strlen(suffix), suffix) != 0)
         return NULL;
-    if (strncmp(detail, "Key (", 5) != 0)
-        return NULL;
-    const char *start = detail + 5, *end = strchr(start, ')');
-    if (!end)
-        return NULL;
-    for (const char *p = end; p > start; p--)
-        if (p[-1] == ' ') {
-            start = p;
-            break;
-        }
-    size_t n = (size_t)(end - start);
-    if (n == 0 || n > 63 || strspn(start, "abcdefghijklmnopqrstuvwxyz0123456789_") != n)
-        return NULL;
-    return arena_printf(a, "/%.*s", (int)n, start);
+    return arena_printf(a, "/%.*s", (int)(c - t - 1 - strlen(suffix)), err->constraint + t + 1);
 }
 
 bool db_run_formats_or_reply(struct req *r, const struct db_query *q,
@@ -100,7 +95,8 @@ bool db_run_formats_or_reply(struct req *r, const struct db_query *q,
             return false;
         }
         struct field_error e = {.pointer = arena_printf(r->arena, "/%s", err.column),
-                                .message = err.detail[0] ? err.detail : "is invalid"};
+                                .message = err.detail[0] ? err.detail : "is invalid",
+                                .code = rule.status == 409 ? "already_exists" : NULL};
         reply_problem_errors(r, rule.status, code, err.message, e.pointer ? &e : NULL,
                              e.pointer ? 1 : 0);
         return false;
@@ -112,10 +108,11 @@ bool db_run_formats_or_reply(struct req *r, const struct db_query *q,
         reply_problem(r, 409, "conflict", "The record is still referenced by other records.");
         return false;
     }
-    const char *key = key_column(r->arena, err.sqlstate, err.detail);
-    struct field_error e = {.pointer = key, .message = strcmp(err.sqlstate, "23505") == 0
-                                                          ? "already exists"
-                                                          : "does not exist"};
+    const char *key = key_pointer(r->arena, &err);
+    bool unique = strcmp(err.sqlstate, "23505") == 0;
+    struct field_error e = {.pointer = key,
+                            .message = unique ? "already exists" : "does not exist",
+                            .code = unique ? "already_exists" : "unknown_reference"};
     reply_problem_errors(r, rule.status, rule.code, rule.detail, key ? &e : NULL, key ? 1 : 0);
     return false;
 }

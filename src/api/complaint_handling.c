@@ -154,7 +154,8 @@ static void check_coordinate(struct req *r, const cJSON *v, const char *pointer,
         v->valuedouble > lim)
         errs[(*n)++] = (struct field_error){
             .pointer = pointer,
-            .message = arena_printf(r->arena, "must be a number from %.0f to %.0f", -lim, lim)};
+            .message = arena_printf(r->arena, "must be a number from %.0f to %.0f", -lim, lim),
+            .code = "out_of_range"};
 }
 
 void complaint_patch(struct req *r)
@@ -182,7 +183,7 @@ void complaint_patch(struct req *r)
     check_coordinate(r, lat, "/latitude", 90, errs, &ne);
     check_coordinate(r, lon, "/longitude", 180, errs, &ne);
     if (enf && !cJSON_IsObject(enf)) {
-        errs[ne++] = (struct field_error){.pointer = "/enforcement", .message = "must be an object"};
+        errs[ne++] = (struct field_error){.pointer = "/enforcement", .message = "must be an object", .code = "wrong_type"};
     } else if (enf) {
         /* the figures' pointers are below /enforcement */
         size_t k = validate_object(r->arena, enf, enforcement_fields, N(enforcement_fields),

@@ -29,9 +29,13 @@
  *                     complaint_import_chunks; any bad row → 422 with the
  *                     per-row errors and nothing written; otherwise pass 2
  *                     applies every staged batch in ONE transaction.
- *   dry_run=true      validates and resolves, and says for each row what
- *                     would happen (inserted / updated / unchanged), writing
+ *   dry_run=true      runs each batch's real statements and rolls them
+ *                     back: says for each row what the real run would
+ *                     (inserted / updated / unchanged / failed), writing
  *                     nothing.
+ *
+ * Time budget: RECTIFY_IMPORT_TIMEOUT seconds from the import's start; each
+ * batch's transaction gets what is left as its statement_timeout (sql_budget).
  *
  * Idempotency-Key: the key is claimed in idempotency_keys before the body is
  * read; the body's SHA-256 is computed while streaming; the answer (< 500)
@@ -66,6 +70,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
 #define BATCH_ROWS 1000
 #define MAX_RESULTS 1000   /* per-row entries in the answer; counts stay complete */
@@ -181,10 +186,11 @@ struct batch {
     unsigned long long line[BATCH_ROWS];
 
     const struct import *im; /* read-only for the worker */
+    char budget_ms[24];      /* what was left of the time budget when sent */
     pthread_t thread;
     enum db_status st;
     struct db_error err;
-    PGresult *res[2]; /* cleared once joined and taken */
+    PGresult *res[3]; /* budget, batches, upsert: cleared once joined and taken */
 };
 
 
@@ -219,6 +225,9 @@ struct import {
     /* atomic staging */
     char import_id[40];
     int seq;
+
+    /* the time budget (RECTIFY_IMPORT_TIMEOUT): CLOCK_MONOTONIC seconds */
+    double deadline;
 
     /* a fatal (file-level or database) outcome: already answered */
     bool stopped;
@@ -493,7 +502,12 @@ static void stop(struct import *im, int status, const char *code, unsigned long 
 
 /* The rows of one batch, as $2 (or staged), resolved: county by code, name or
  * prefecture+name among counties and prefectures; responsible org by code,
- * name or parent+name; the batch by number. `err` names the first problem, `ok`
+ * name or parent+name; the batch by number. A hand-over number that a
+ * complaint outside the caller's scope already uses (one call per batch,
+ * 0042) fails the row as `conflict`: the upsert would otherwise meet that
+ * invisible row in ON CONFLICT and the UPDATE policy would refuse the whole
+ * statement (403 for the file, where the dry run said "inserted"). The
+ * message does not say where the number is used. `err` names the first problem, `ok`
  * is `err IS NULL` spelled so that the planner estimates it (0.5, not 0.005:
  * with the estimate of 1 row the joins on ins were nested loops over CTE
  * scans, 1000 x 1000 per batch). rectify.complaint_import_rows (0032) types
@@ -514,15 +528,18 @@ static void stop(struct import *im, int status, const char *code, unsigned long 
     "       FROM orgs o LEFT JOIN orgs p ON p.id = o.parent_id"                                  \
     "      WHERE o.kind IN ('county', 'prefecture')) t"                                          \
     "   WHERE k IS NOT NULL GROUP BY k),"                                                        \
+    " elsewhere AS (SELECT h FROM rectify.complaint_handovers_elsewhere($1::bigint,"            \
+    "   ARRAY(SELECT handover_no FROM src)) AS h),"                                              \
     " chk AS (SELECT s.*, a.id AS county_id, r.id AS resp_id, b.id AS batch_id,"                 \
     "   (a.k IS NOT NULL AND a.n = 1 AND (s.responsible_org IS NULL OR r.k IS NOT NULL)"         \
-    "    AND (r.n IS NULL OR r.n = 1)) AS ok,"                                                   \
+    "    AND (r.n IS NULL OR r.n = 1) AND w.h IS NULL) AS ok,"                                   \
     "   CASE WHEN a.k IS NULL THEN 'unknown_county' WHEN a.n > 1 THEN 'ambiguous_county'"        \
     "        WHEN s.responsible_org IS NOT NULL AND r.k IS NULL THEN 'unknown_org'"              \
-    "        WHEN r.n > 1 THEN 'ambiguous_org' END AS err,"                                       \
+    "        WHEN r.n > 1 THEN 'ambiguous_org' WHEN w.h IS NOT NULL THEN 'conflict' END AS err," \
     "   CASE WHEN a.n > 1 THEN a.names WHEN r.n > 1 THEN r.names END AS candidates"              \
     "   FROM src s LEFT JOIN akeys a ON a.k = s.county"                                          \
     "   LEFT JOIN okeys r ON r.k = s.responsible_org"                                            \
+    "   LEFT JOIN elsewhere w ON w.h = s.handover_no"                                            \
     "   LEFT JOIN complaint_batches b ON b.campaign_id = $1::bigint AND b.batch_no = s.batch_no)"
 
 /* The office-changeable columns, existing row e vs. the incoming values n. */
@@ -621,7 +638,8 @@ static void stop(struct import *im, int status, const char *code, unsigned long 
 static const char sql_batches[] = SQL_BATCHES("$2::jsonb");
 static const char sql_upsert[] = SQL_UPSERT("$2::jsonb", "false");
 
-/* Dry run / atomic pass 1: what would happen, writing nothing. */
+/* Atomic pass 1: what would happen, writing nothing. (The dry run runs the
+ * real statements and rolls them back: see flush.) */
 static const char sql_check[] =
     SQL_RESOLVED("$2::jsonb")
     " SELECT chk.row_no, chk.handover_no,"
@@ -665,6 +683,24 @@ static const char sql_idem_drop[] =
     " AND status IS NULL";
 
 #define IDEM_ROUTE "POST /api/v1/complaints/import"
+
+/* Before each batch: its transaction's statement_timeout is what is left of
+ * the import's time budget ($1 ms when the transaction was sent, less the
+ * time since it began), instead of RECTIFY_STATEMENT_TIMEOUT_MS per
+ * statement; as in ledger_io.c.
+ * And a fresh plan for every batch statement (plan_cache_mode): a
+ * connection's prepared statements otherwise settle, after five runs, on a
+ * generic plan made when complaints was small. Seen: right after a 20 000-row
+ * import, one 1000-row check statement of the next import ran > 27 s (the
+ * per-row lookups of the stored row by campaign and hand-over number, we
+ * infer, planned for a tiny table); with a fresh plan it takes the usual
+ * fraction of a second. Planning afresh costs a few ms per 1000 rows. */
+static const char sql_budget[] =
+    "SELECT set_config('statement_timeout', greatest(1, $1::bigint"
+    " - (extract(epoch FROM clock_timestamp() - now()) * 1000)::bigint)::text, true),"
+    " set_config('plan_cache_mode', 'force_custom_plan', true)";
+static const char sql_begin[] = "BEGIN";
+static const char sql_rollback[] = "ROLLBACK";
 
 static void clear_result(void *p) { PQclear(p); }
 
@@ -750,6 +786,12 @@ static const char *message_for(const char *err, const char *candidates, struct a
         return arena_printf(a, "the name is shared by %s: use the org code",
                             candidates ? candidates : "several");
     }
+    if (strcmp(err, "conflict") == 0) {
+        /* the same words whoever uses the number: nothing about where */
+        *field = "handover_no";
+        return "cannot be imported with this account; check the number, or ask the "
+               "rectification office (整改办) to import the row";
+    }
     *field = NULL;
     return "rejected";
 }
@@ -797,11 +839,29 @@ static void take_results(struct import *im, const struct batch *b, PGresult *res
 static void *write_batch(void *arg)
 {
     struct batch *b = arg;
+    const char *p_budget[] = {b->budget_ms};
     const char *p[] = {b->im->campaign_id, b->rows.data};
     const char *p_keys[] = {b->im->campaign_id, b->keys.data};
-    struct db_query q[] = {{sql_batches, 2, p_keys}, {sql_upsert, 2, p}};
-    b->st = exec(b->im, q, 2, b->res, &b->err);
+    struct db_query q[] = {{sql_budget, 1, p_budget}, {sql_batches, 2, p_keys}, {sql_upsert, 2, p}};
+    b->st = exec(b->im, q, 3, b->res, &b->err);
     return NULL;
+}
+
+/* What is left of the import's time budget, in ms (text for sql_budget);
+ * false, and the import stopped, when nothing is. */
+static bool budget_left(struct import *im, char out[24])
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    long long ms = (long long)((im->deadline - ((double)ts.tv_sec + ts.tv_nsec / 1e9)) * 1000);
+    if (ms < 1) {
+        stop(im, 503, "timeout", 0, 0,
+             "The import took longer than its time budget (RECTIFY_IMPORT_TIMEOUT, %d s); "
+             "re-sending the file is safe.", im->r->app->cfg->import_timeout);
+        return false;
+    }
+    snprintf(out, 24, "%lld", ms);
+    return true;
 }
 
 static void reset_batch(struct batch *b)
@@ -821,8 +881,8 @@ static void join_oldest(struct import *im)
     bool stopped = im->stopped;
     if (ran(im, b->st, &b->err)) {
         if (!stopped)
-            take_results(im, b, b->res[1]);
-        clear_batch_results(b->res, 2);
+            take_results(im, b, b->res[2]);
+        clear_batch_results(b->res, 3);
     }
     reset_batch(b);
 }
@@ -848,26 +908,36 @@ static void flush(struct import *im)
         stop(im, 500, "internal_error", 0, 0, "Out of memory.");
         return;
     }
+    if (!budget_left(im, b->budget_ms))
+        return;
+    const char *p_budget[] = {b->budget_ms};
     if (im->atomic) {
         char seq[16];
         snprintf(seq, sizeof seq, "%d", ++im->seq);
         const char *p_check[] = {im->campaign_id, b->rows.data};
         const char *p_stage[] = {im->import_id, seq, b->rows.data};
-        struct db_query q[] = {{sql_check, 2, p_check}, {sql_stage, 3, p_stage}};
-        PGresult *res[2];
+        struct db_query q[] = {{sql_budget, 1, p_budget}, {sql_check, 2, p_check},
+                               {sql_stage, 3, p_stage}};
+        PGresult *res[3];
         struct db_error err;
-        if (ran(im, exec(im, q, 2, res, &err), &err)) {
-            take_results(im, b, res[0]);
-            clear_batch_results(res, 2);
+        if (ran(im, exec(im, q, 3, res, &err), &err)) {
+            take_results(im, b, res[1]);
+            clear_batch_results(res, 3);
         }
     } else if (im->dry_run) {
+        /* The real statements of the batch, then ROLLBACK: the dry run
+         * answers what the real run would, row by row, because it is the
+         * real run (its checks, constraints and policies), undone. */
         const char *p[] = {im->campaign_id, b->rows.data};
-        struct db_query q = {sql_check, 2, p};
-        PGresult *res;
+        const char *p_keys[] = {im->campaign_id, b->keys.data};
+        struct db_query q[] = {{sql_begin, 0, NULL}, {sql_budget, 1, p_budget},
+                               {sql_batches, 2, p_keys}, {sql_upsert, 2, p},
+                               {sql_rollback, 0, NULL}};
+        PGresult *res[5];
         struct db_error err;
-        if (ran(im, exec(im, &q, 1, &res, &err), &err)) {
-            take_results(im, b, res);
-            clear_batch_results(&res, 1);
+        if (ran(im, exec(im, q, 5, res, &err), &err)) {
+            take_results(im, b, res[3]);
+            clear_batch_results(res, 5);
         }
     } else {
         if (im->sent - im->joined == im->workers)
@@ -881,8 +951,8 @@ static void flush(struct import *im)
         join_all(im); /* no thread to be had: write it here, after the earlier ones */
         write_batch(b);
         if (ran(im, b->st, &b->err)) {
-            take_results(im, b, b->res[1]);
-            clear_batch_results(b->res, 2);
+            take_results(im, b, b->res[2]);
+            clear_batch_results(b->res, 3);
         }
     }
     reset_batch(b);
@@ -1372,7 +1442,7 @@ static bool flag_param(struct req *r, const char *name, bool *out, struct field_
     if (strcmp(v, "true") == 0 || strcmp(v, "1") == 0)
         *out = true;
     else if (strcmp(v, "false") != 0 && strcmp(v, "0") != 0) {
-        errs[(*n)++] = (struct field_error){.parameter = name, .message = "must be true or false"};
+        errs[(*n)++] = (struct field_error){.parameter = name, .message = "must be true or false", .code = "wrong_type"};
         return false;
     }
     return true;
@@ -1452,7 +1522,7 @@ void complaints_import(struct req *r)
     char campaign_id[24];
     if (!campaign || !id_parse(campaign, campaign_id))
         perrs[pn++] = (struct field_error){.parameter = "campaign_id",
-                                           .message = "is required: the id of the campaign"};
+                                           .message = "is required: the id of the campaign", .code = "required"};
     bool dry_run, verbose;
     flag_param(r, "dry_run", &dry_run, perrs, &pn);
     flag_param(r, "verbose", &verbose, perrs, &pn);
@@ -1460,7 +1530,7 @@ void complaints_import(struct req *r)
     bool atomic = mode && strcmp(mode, "atomic") == 0;
     if (mode && !atomic && strcmp(mode, "partial") != 0)
         perrs[pn++] = (struct field_error){.parameter = "mode",
-                                           .message = "must be partial or atomic"};
+                                           .message = "must be partial or atomic", .code = "not_in_vocabulary"};
     if (pn) {
         r->close_connection = true;
         reply_invalid_params(r, perrs, pn);
@@ -1479,7 +1549,7 @@ void complaints_import(struct req *r)
     if (idem && !idem_key_ok(idem)) {
         r->close_connection = true;
         struct field_error e = {.parameter = "Idempotency-Key",
-                                .message = "must be 1 to 200 visible ASCII characters"};
+                                .message = "must be 1 to 200 visible ASCII characters", .code = "invalid_format"};
         reply_problem_errors(r, 400, "invalid_parameter", "The Idempotency-Key header is invalid.",
                              &e, 1);
         return;
@@ -1491,6 +1561,11 @@ void complaints_import(struct req *r)
         return;
     }
     im->r = r;
+    {
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        im->deadline = (double)ts.tv_sec + ts.tv_nsec / 1e9 + r->app->cfg->import_timeout;
+    }
     im->fmt = fmt;
     im->dry_run = dry_run;
     im->atomic = atomic && !dry_run;
@@ -1670,21 +1745,26 @@ void complaints_import(struct req *r)
 
     /* atomic pass 2 */
     if (im->atomic && !im->stopped) {
-        if (im->failed == 0 && im->seq > 0) {
-            size_t nq = (size_t)im->seq * 2 + 1;
+        /* one transaction; before each staged batch its statement_timeout
+         * is set to what is left of the budget (sql_budget) */
+        char budget[24];
+        if (im->failed == 0 && im->seq > 0 && budget_left(im, budget)) {
+            size_t nq = (size_t)im->seq * 3 + 1;
             struct db_query *q = arena_alloc(r->arena, nq * sizeof *q);
-            const char **params = arena_alloc(r->arena, (size_t)im->seq * 3 * sizeof *params);
+            const char **params = arena_alloc(r->arena, (size_t)im->seq * 4 * sizeof *params);
             PGresult **res = arena_alloc(r->arena, nq * sizeof *res);
             if (!q || !params || !res) {
                 stop(im, 500, "internal_error", 0, 0, "Out of memory.");
             } else {
                 for (int s = 0; s < im->seq; s++) {
-                    const char **p = params + 3 * s;
+                    const char **p = params + 4 * s;
                     p[0] = im->campaign_id;
                     p[1] = im->import_id;
                     p[2] = arena_printf(r->arena, "%d", s + 1);
-                    q[2 * s] = (struct db_query){sql_batches_staged, 3, p};
-                    q[2 * s + 1] = (struct db_query){sql_upsert_staged, 3, p};
+                    p[3] = budget;
+                    q[3 * s] = (struct db_query){sql_budget, 1, p + 3};
+                    q[3 * s + 1] = (struct db_query){sql_batches_staged, 3, p};
+                    q[3 * s + 2] = (struct db_query){sql_upsert_staged, 3, p};
                 }
                 const char *pu[] = {im->import_id};
                 q[nq - 1] = (struct db_query){sql_unstage, 1, pu};
@@ -1695,10 +1775,10 @@ void complaints_import(struct req *r)
                 buf_reset(&im->results);
                 if (run(im, q, nq, res))
                     for (int s = 0; s < im->seq; s++)
-                        take_results(im, NULL, res[2 * s + 1]); /* lines are not kept */
+                        take_results(im, NULL, res[3 * s + 2]); /* lines are not kept */
                 im->rows = counted;
             }
-        } else {
+        } else if (!im->stopped) {
             const char *pu[] = {im->import_id};
             struct db_query q = {sql_unstage, 1, pu};
             PGresult *res;

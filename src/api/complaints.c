@@ -214,7 +214,7 @@ static bool wants_pii_or_reply(struct req *r, bool *pii)
     const char *v = req_query(r, "pii");
     *pii = v && (strcmp(v, "true") == 0 || strcmp(v, "1") == 0);
     if (v && !*pii && strcmp(v, "false") != 0 && strcmp(v, "0") != 0) {
-        struct field_error e = {.parameter = "pii", .message = "must be true or false"};
+        struct field_error e = {.parameter = "pii", .message = "must be true or false", .code = "wrong_type"};
         reply_invalid_params(r, &e, 1);
         return false;
     }
@@ -302,7 +302,7 @@ bool complaint_filters_or_reply(struct req *r, const char *out[COMPLAINT_FILTER_
         if (id && id_parse(v, id))
             out[id_slot[i]] = id;
         else
-            errs[n++] = (struct field_error){.parameter = ids[i], .message = "must be an id"};
+            errs[n++] = (struct field_error){.parameter = ids[i], .message = "must be an id", .code = "invalid_format"};
     }
     static const struct {
         const char *name;
@@ -318,7 +318,7 @@ bool complaint_filters_or_reply(struct req *r, const char *out[COMPLAINT_FILTER_
             out[enums[i].slot] = v;
         else
             errs[n++] = (struct field_error){.parameter = enums[i].name,
-                                             .message = "is not one of the allowed values"};
+                                             .message = "is not one of the allowed values", .code = "not_in_vocabulary"};
     }
     static const struct {
         const char *name;
@@ -332,7 +332,7 @@ bool complaint_filters_or_reply(struct req *r, const char *out[COMPLAINT_FILTER_
             out[bools[i].slot] = v;
         else
             errs[n++] = (struct field_error){.parameter = bools[i].name,
-                                             .message = "must be true or false"};
+                                             .message = "must be true or false", .code = "wrong_type"};
     }
     static const struct {
         const char *name;
@@ -346,7 +346,7 @@ bool complaint_filters_or_reply(struct req *r, const char *out[COMPLAINT_FILTER_
             out[dates[i].slot] = v;
         else
             errs[n++] = (struct field_error){.parameter = dates[i].name,
-                                             .message = "must be a date YYYY-MM-DD"};
+                                             .message = "must be a date YYYY-MM-DD", .code = "invalid_date"};
     }
     const char *q = req_query(r, "q");
     if (q) {
@@ -451,7 +451,7 @@ static void list_batches(struct req *r)
     const char *c = req_query(r, "campaign_id");
     char id[24];
     if (c && !id_parse(c, id)) {
-        struct field_error e = {.parameter = "campaign_id", .message = "must be an id"};
+        struct field_error e = {.parameter = "campaign_id", .message = "must be an id", .code = "invalid_format"};
         reply_invalid_params(r, &e, 1);
         return;
     }
@@ -568,11 +568,12 @@ static void transition(struct req *r)
             !cJSON_GetObjectItemCaseSensitive(r->json, need_fields[i].field))
             errs[ne++] = (struct field_error){
                 .pointer = need_fields[i].pointer,
-                .message = arena_printf(r->arena, "is required for %s", action_name)};
+                .message = arena_printf(r->arena, "is required for %s", action_name),
+                .code = "required"};
     const cJSON *reason = cJSON_GetObjectItemCaseSensitive(r->json, "reason");
     if (action == CA_REOPEN && reason && !in_list(reopen_reasons, reason->valuestring))
         errs[ne++] = (struct field_error){
-            .pointer = "/reason", .message = "must be dissatisfied, spot_check_failed or repeat"};
+            .pointer = "/reason", .message = "must be dissatisfied, spot_check_failed or repeat", .code = "not_in_vocabulary"};
     if (ne) {
         reply_problem_errors(r, 422, "validation_failed", "The transition is missing fields.",
                              errs, ne);
@@ -713,7 +714,7 @@ static void similar(struct req *r)
         char *end;
         limit = strtol(l, &end, 10);
         if (*end || limit < 1 || limit > 50) {
-            struct field_error e = {.parameter = "limit", .message = "must be 1 to 50"};
+            struct field_error e = {.parameter = "limit", .message = "must be 1 to 50", .code = "out_of_range"};
             reply_invalid_params(r, &e, 1);
             return;
         }
@@ -911,7 +912,7 @@ static bool complaint_format_or_reply(struct req *r, enum export_format *fmt)
         *fmt = f[0] == 'c' ? EXPORT_CSV : EXPORT_XLSX;
         return true;
     }
-    struct field_error e = {.parameter = "format", .message = "must be csv or xlsx"};
+    struct field_error e = {.parameter = "format", .message = "must be csv or xlsx", .code = "not_in_vocabulary"};
     reply_invalid_params(r, &e, 1);
     return false;
 }
@@ -928,6 +929,7 @@ static void export_complaints(struct req *r)
     struct export_spec spec = {
         .sql = sql_export, .params = p, .nparams = COMPLAINT_FILTER_PARAMS + 2,
         .cols = export_cols, .ncols = N_EXPORT_COLS, .sheet = "举报件", .filename = "举报件",
+        .ascii_filename = "complaints",
     };
     if (pii) {
         struct pii_export *e = arena_alloc(r->arena, sizeof *e);

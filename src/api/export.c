@@ -87,7 +87,7 @@ bool export_format_or_reply(struct req *r, enum export_format *fmt)
             *fmt = EXPORT_XLSX;
             return true;
         }
-        struct field_error e = {.parameter = "format", .message = "must be csv or xlsx"};
+        struct field_error e = {.parameter = "format", .message = "must be csv or xlsx", .code = "not_in_vocabulary"};
         reply_problem_errors(r, 400, "invalid_parameter", "Query parameter format is invalid.",
                              &e, 1);
         return false;
@@ -419,7 +419,7 @@ void export_run(struct req *r, enum export_format fmt, const struct export_spec 
     buf_init(&disp, 2048);
     const char *ext = fmt == EXPORT_CSV ? ".csv" : ".xlsx";
     char *name = arena_printf(r->arena, "%s%s", spec->filename, ext);
-    if (!name || disposition_build(&disp, name) || !disp.data) {
+    if (!name || disposition_build(&disp, name, spec->ascii_filename) || !disp.data) {
         buf_free(&disp);
         reply_problem(r, 500, "internal_error", "Out of memory.");
         return;

@@ -20,19 +20,19 @@ const char ledger_sql_custom_plans[] =
 
 /* --- errors ------------------------------------------------------------------- */
 
-void lerr_body(struct lerrs *l, const char *pointer, const char *message)
+void lerr_body(struct lerrs *l, const char *pointer, const char *code, const char *message)
 {
     if (l->n >= VALIDATE_MAX_ERRORS)
         return;
     l->e[l->n++] = (struct field_error){.pointer = arena_strdup(l->arena, pointer),
-                                        .message = message};
+                                        .message = message, .code = code};
 }
 
-void lerr_param(struct lerrs *l, const char *parameter, const char *message)
+void lerr_param(struct lerrs *l, const char *parameter, const char *code, const char *message)
 {
     if (l->n >= VALIDATE_MAX_ERRORS)
         return;
-    l->e[l->n++] = (struct field_error){.parameter = parameter, .message = message};
+    l->e[l->n++] = (struct field_error){.parameter = parameter, .message = message, .code = code};
 }
 
 /* --- values ------------------------------------------------------------------- */
@@ -63,6 +63,15 @@ static bool text_ok(const char *s, size_t min, size_t max)
     return utf8_valid(s, strlen(s), &chars) && chars >= min && chars <= max;
 }
 
+/* The code of a text that text_ok (or ledger_not_blank) refused. */
+static const char *text_code(const char *s, size_t min, size_t max)
+{
+    size_t chars;
+    if (!utf8_valid(s, strlen(s), &chars))
+        return "invalid_utf8";
+    return chars < min ? "too_short" : chars > max ? "too_long" : "blank";
+}
+
 /* --- body checks ---------------------------------------------------------------- */
 
 static const char *item_ptr(struct lerrs *l, const char *ptr, int i)
@@ -79,11 +88,11 @@ static bool is_id(const cJSON *it)
 static bool array_size_or_err(struct lerrs *l, const char *ptr, const cJSON *v, long long max)
 {
     if (!cJSON_IsArray(v)) {
-        lerr_body(l, ptr, "must be an array");
+        lerr_body(l, ptr, "wrong_type", "must be an array");
         return false;
     }
     if (cJSON_GetArraySize(v) > max) {
-        lerr_body(l, ptr, arena_printf(l->arena, "must have at most %lld items", max));
+        lerr_body(l, ptr, "too_many_items", arena_printf(l->arena, "must have at most %lld items", max));
         return false;
     }
     return true;
@@ -96,12 +105,12 @@ void lcheck_id_list(struct lerrs *l, const char *ptr, const cJSON *v, long long 
     int i = 0;
     for (const cJSON *it = v->child; it; it = it->next, i++) {
         if (!is_id(it)) {
-            lerr_body(l, item_ptr(l, ptr, i), "must be a positive integer id");
+            lerr_body(l, item_ptr(l, ptr, i), "invalid_format", "must be a positive integer id");
             continue;
         }
         for (const cJSON *p = v->child; p != it; p = p->next)
             if (cJSON_IsNumber(p) && p->valuedouble == it->valuedouble) {
-                lerr_body(l, item_ptr(l, ptr, i), "is repeated");
+                lerr_body(l, item_ptr(l, ptr, i), "repeated", "is repeated");
                 break;
             }
     }
@@ -115,13 +124,13 @@ void lcheck_position_list(struct lerrs *l, const char *ptr, const cJSON *v, long
     for (const cJSON *it = v->child; it; it = it->next, i++) {
         if (!cJSON_IsNumber(it) || it->valuedouble != floor(it->valuedouble) ||
             it->valuedouble < 1 || it->valuedouble > (double)max) {
-            lerr_body(l, item_ptr(l, ptr, i),
+            lerr_body(l, item_ptr(l, ptr, i), "out_of_range",
                       arena_printf(l->arena, "must be an integer between 1 and %lld", max));
             continue;
         }
         for (const cJSON *p = v->child; p != it; p = p->next)
             if (cJSON_IsNumber(p) && p->valuedouble == it->valuedouble) {
-                lerr_body(l, item_ptr(l, ptr, i), "is repeated");
+                lerr_body(l, item_ptr(l, ptr, i), "repeated", "is repeated");
                 break;
             }
     }
@@ -135,11 +144,12 @@ void lcheck_text_list(struct lerrs *l, const char *ptr, const cJSON *v, long lon
     int i = 0;
     for (const cJSON *it = v->child; it; it = it->next, i++) {
         if (!cJSON_IsString(it))
-            lerr_body(l, item_ptr(l, ptr, i), "must be a string");
+            lerr_body(l, item_ptr(l, ptr, i), "wrong_type", "must be a string");
         else if (!text_ok(it->valuestring, 1, 2000))
-            lerr_body(l, item_ptr(l, ptr, i), "must be 1 to 2000 characters of UTF-8 text");
+            lerr_body(l, item_ptr(l, ptr, i), text_code(it->valuestring, 1, 2000),
+                      "must be 1 to 2000 characters of UTF-8 text");
         else if (!ledger_not_blank(it->valuestring))
-            lerr_body(l, item_ptr(l, ptr, i), "must not be blank");
+            lerr_body(l, item_ptr(l, ptr, i), "blank", "must not be blank");
     }
 }
 
@@ -152,7 +162,7 @@ void lcheck_stage_targets(struct lerrs *l, const char *ptr, const cJSON *v, long
     for (const cJSON *it = v->child; it; it = it->next, i++) {
         const char *ip = item_ptr(l, ptr, i);
         if (!cJSON_IsObject(it)) {
-            lerr_body(l, ip, "must be an object with target and due");
+            lerr_body(l, ip, "wrong_type", "must be an object with target and due");
             continue;
         }
         const cJSON *t = NULL, *d = NULL;
@@ -161,21 +171,25 @@ void lcheck_stage_targets(struct lerrs *l, const char *ptr, const cJSON *v, long
                 t = m;
             else if (strcmp(m->string, "due") == 0 && !d)
                 d = m;
-            else
+            else {
+                bool known = strcmp(m->string, "target") == 0 || strcmp(m->string, "due") == 0;
                 lerr_body(l, arena_printf(l->arena, "%s/%s", ip, m->string),
-                          strcmp(m->string, "target") == 0 || strcmp(m->string, "due") == 0
-                              ? "is repeated" : "is not a known field");
+                          known ? "repeated" : "unknown_field",
+                          known ? "is repeated" : "is not a known field");
+            }
         }
         if (!t)
-            lerr_body(l, arena_printf(l->arena, "%s/target", ip), "is required");
+            lerr_body(l, arena_printf(l->arena, "%s/target", ip), "required", "is required");
         else if (!cJSON_IsString(t) || !text_ok(t->valuestring, 1, 500) ||
                  !ledger_not_blank(t->valuestring))
             lerr_body(l, arena_printf(l->arena, "%s/target", ip),
+                      cJSON_IsString(t) ? text_code(t->valuestring, 1, 500) : "wrong_type",
                       "must be 1 to 500 characters of text");
         if (!d)
-            lerr_body(l, arena_printf(l->arena, "%s/due", ip), "is required");
+            lerr_body(l, arena_printf(l->arena, "%s/due", ip), "required", "is required");
         else if (!cJSON_IsString(d) || !ledger_date_ok(d->valuestring))
-            lerr_body(l, arena_printf(l->arena, "%s/due", ip), "must be a date YYYY-MM-DD");
+            lerr_body(l, arena_printf(l->arena, "%s/due", ip), "invalid_date",
+                      "must be a date YYYY-MM-DD");
     }
 }
 
@@ -186,7 +200,7 @@ bool ledger_body_or_reply(struct req *r, const struct vfield *f, size_t nf,
 {
     struct lerrs l = {.arena = r->arena};
     if (!cJSON_IsObject(r->json)) {
-        lerr_body(&l, "", "must be a JSON object");
+        lerr_body(&l, "", "wrong_type", "must be a JSON object");
         goto out;
     }
     /* The scalar members go to validate_object through a view holding
@@ -202,7 +216,7 @@ bool ledger_body_or_reply(struct req *r, const struct vfield *f, size_t nf,
             seen += strcmp(p->string, m->string) == 0;
         if (seen) {
             /* cJSON keeps the first, jsonb the last: refuse both. */
-            lerr_body(&l, arena_printf(r->arena, "/%s", m->string), "is repeated");
+            lerr_body(&l, arena_printf(r->arena, "/%s", m->string), "repeated", "is repeated");
             continue;
         }
         const struct lfield *lf = NULL;
@@ -219,14 +233,14 @@ bool ledger_body_or_reply(struct req *r, const struct vfield *f, size_t nf,
         const char *ptr = arena_printf(r->arena, "/%s", m->string);
         if (cJSON_IsNull(m)) {
             if (!lf->nullable)
-                lerr_body(&l, ptr, "must not be null");
+                lerr_body(&l, ptr, "not_null", "must not be null");
         } else {
             lf->check(&l, ptr, m, lf->max);
         }
     }
     for (size_t i = 0; i < nx; i++)
         if (x[i].required && !cJSON_GetObjectItemCaseSensitive(r->json, x[i].name))
-            lerr_body(&l, arena_printf(r->arena, "/%s", x[i].name), "is required");
+            lerr_body(&l, arena_printf(r->arena, "/%s", x[i].name), "required", "is required");
     if (l.n < VALIDATE_MAX_ERRORS)
         l.n += validate_object(r->arena, view, f, nf, l.e + l.n, VALIDATE_MAX_ERRORS - l.n);
 out:
@@ -255,7 +269,7 @@ const char *lq_id(struct req *r, struct lerrs *l, const char *name)
     char *out = arena_alloc(r->arena, 24);
     if (out && id_parse(v, out))
         return out;
-    lerr_param(l, name, "must be a positive integer id");
+    lerr_param(l, name, "invalid_format", "must be a positive integer id");
     return NULL;
 }
 
@@ -266,7 +280,7 @@ const char *lq_bool(struct req *r, struct lerrs *l, const char *name)
         return NULL;
     if (strcmp(v, "true") == 0 || strcmp(v, "false") == 0)
         return v;
-    lerr_param(l, name, "must be true or false");
+    lerr_param(l, name, "wrong_type", "must be true or false");
     return NULL;
 }
 
@@ -277,7 +291,7 @@ const char *lq_date(struct req *r, struct lerrs *l, const char *name)
         return NULL;
     if (ledger_date_ok(v))
         return v;
-    lerr_param(l, name, "must be a date YYYY-MM-DD");
+    lerr_param(l, name, "invalid_date", "must be a date YYYY-MM-DD");
     return NULL;
 }
 
@@ -308,7 +322,7 @@ const char *lq_enum(struct req *r, struct lerrs *l, const char *name, const char
         return NULL;
     if (in_list(allowed, v, strlen(v)))
         return v;
-    lerr_param(l, name, one_of_message(r->arena, allowed));
+    lerr_param(l, name, "not_in_vocabulary", one_of_message(r->arena, allowed));
     return NULL;
 }
 
@@ -340,7 +354,7 @@ const char *lq_enum_list(struct req *r, struct lerrs *l, const char *name,
     *o = '\0';
     return out;
 bad:
-    lerr_param(l, name, arena_printf(r->arena, "%s (comma-separated)",
+    lerr_param(l, name, "not_in_vocabulary", arena_printf(r->arena, "%s (comma-separated)",
                                      one_of_message(r->arena, allowed)));
     return NULL;
 }
@@ -351,7 +365,7 @@ const char *lq_like(struct req *r, struct lerrs *l, const char *name)
     if (!q)
         return NULL;
     if (!text_ok(q, 1, 100)) {
-        lerr_param(l, name, "must be 1 to 100 characters of UTF-8 text");
+        lerr_param(l, name, text_code(q, 1, 100), "must be 1 to 100 characters of UTF-8 text");
         return NULL;
     }
     char *out = arena_alloc(r->arena, strlen(q) * 2 + 3);
@@ -377,7 +391,7 @@ int lq_sort(struct req *r, struct lerrs *l, const char *const *names)
     for (int i = 0; names[i]; i++)
         if (strcmp(names[i], v) == 0)
             return i;
-    lerr_param(l, "sort", one_of_message(r->arena, names));
+    lerr_param(l, "sort", "not_in_vocabulary", one_of_message(r->arena, names));
     return 0;
 }
 
@@ -436,7 +450,7 @@ void lq_page(struct req *r, struct lerrs *l, const char *sort, enum lkey kind, c
         char *end = (char *)lv;
         long v = (*lv >= '0' && *lv <= '9' && strlen(lv) <= 3) ? strtol(lv, &end, 10) : -1;
         if (v < 1 || v > 500 || *end)
-            lerr_param(l, "limit", "must be an integer between 1 and 500");
+            lerr_param(l, "limit", "out_of_range", "must be an integer between 1 and 500");
         else
             snprintf(limit, 8, "%ld", v);
     }
@@ -463,7 +477,7 @@ void lq_page(struct req *r, struct lerrs *l, const char *sort, enum lkey kind, c
         *key = kind == LKEY_ID ? NULL : arena_strdup(r->arena, k->valuestring);
         *after = arena_printf(r->arena, "%.0f", i->valuedouble);
     } else {
-        lerr_param(l, "cursor", "is not a cursor of this list and sort");
+        lerr_param(l, "cursor", "invalid_format", "is not a cursor of this list and sort");
     }
     cJSON_Delete(doc);
 }

@@ -447,6 +447,7 @@ static void export_tasks(struct req *r)
         .sql = sql_task_export, .params = p, .nparams = 15, .cols = task_cols,
         .ncols = N(task_cols), .sheet = "整改任务台账",
         .filename = arena_printf(r->arena, "整改任务台账-%s", today_suffix(r)),
+        .ascii_filename = arena_printf(r->arena, "tasks-%s", today_suffix(r)),
     };
     export_run(r, fmt, &spec);
 }
@@ -472,6 +473,7 @@ static void export_problems(struct req *r)
         .sql = sql_problem_export, .params = p, .nparams = 13, .cols = problem_cols,
         .ncols = N(problem_cols), .sheet = "反馈问题清单",
         .filename = arena_printf(r->arena, "反馈问题清单-%s", today_suffix(r)),
+        .ascii_filename = arena_printf(r->arena, "problems-%s", today_suffix(r)),
     };
     export_run(r, fmt, &spec);
 }
@@ -1558,7 +1560,8 @@ static void run_import(struct req *r, const struct kind *k)
     struct lerrs l = {.arena = r->arena};
     const char *campaign = lq_id(r, &l, "campaign");
     if (!campaign && !req_query(r, "campaign"))
-        lerr_param(&l, "campaign", "is required: the id of the campaign the rows belong to");
+        lerr_param(&l, "campaign", "required",
+                   "is required: the id of the campaign the rows belong to");
     const char *dry = lq_bool(r, &l, "dry_run");
     if (l.n) {
         r->close_connection = true; /* the body is not read */

@@ -4,9 +4,8 @@
 #include "rectify/app.h"
 #include "rectify/buf.h"
 #include "rectify/embedded.h"
+#include "rectify/jobs.h"
 #include "rectify/metrics.h"
-
-#include "docs_page.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -40,7 +39,8 @@ static void metrics(struct req *r)
     db_pool_stats(r->app->db, &pool.size, &pool.in_use, &pool.waiting);
     struct buf b;
     buf_init(&b, 0);
-    if (metrics_render(&b, r->app->router, &pool)) {
+    if (metrics_render(&b, r->app->router, &pool) ||
+        jobs_metrics_render(r->app->jobs, r->app->db, &b)) {
         buf_free(&b);
         reply_problem(r, 500, "internal_error", "Metrics are not available.");
         return;
@@ -54,9 +54,10 @@ static void openapi(struct req *r)
     reply_json(r, 200, embedded_openapi_json, embedded_openapi_json_len);
 }
 
+/* The API reference: generated from the spec at build time, self-contained. */
 static void docs(struct req *r)
 {
-    reply(r, 200, "text/html; charset=utf-8", docs_page, sizeof docs_page - 1);
+    reply(r, 200, "text/html; charset=utf-8", embedded_docs_html, embedded_docs_html_len);
 }
 
 const struct route ops_routes[] = {

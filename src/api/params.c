@@ -161,7 +161,10 @@ const char *json_body_text_or_reply(struct req *r)
 void reply_field_error(struct req *r, int status, const char *code, const char *detail,
                         const char *pointer, const char *message)
 {
-    struct field_error e = {.pointer = pointer, .message = message};
+    /* Every 409 with a field is a uniqueness rule ("already exists"); the
+     * other domain rules are told apart by their message only. */
+    struct field_error e = {.pointer = pointer, .message = message,
+                            .code = status == 409 ? "already_exists" : NULL};
     reply_problem_errors(r, status, code, detail, &e, 1);
 }
 

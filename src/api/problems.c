@@ -4,11 +4,10 @@
  * status and by warning level. */
 #include "rectify/api.h"
 
-#include "rectify/arena.h"
+#include "rectify/params.h"
 #include "rectify/ledger.h"
 #include "rectify/permissions.h"
 
-#include <cJSON.h>
 #include <string.h>
 
 #define PROBLEM_FIELDS(p)                                                                  \
@@ -38,7 +37,7 @@
     " AS overdue FROM tasks x CROSS JOIN ledger_settings s WHERE x.problem_id = " p ".id) w))"
 
 static const char sql_get[] =
-    "SELECT p.version, " PROBLEM_DETAIL("p") "::text FROM problems p WHERE p.id = $1::bigint";
+    "SELECT p.version, " PROBLEM_DETAIL("p") " AS json FROM problems p WHERE p.id = $1::bigint";
 
 /* PROBLEM_FILTERS ($1..$10) are in ledger.h: the list and the export share
  * them. The list runs custom plans (ledger_sql_custom_plans) and its
@@ -91,76 +90,14 @@ static const char *const sql_lists_q[] = {
     PROBLEM_LIST_Q("-updated_at", "t.updated_at", "$11::timestamptz", LEDGER_TS_KEY("t"), "DESC", "<"),
 };
 
-#define ID_ARRAY(expr) \
-    "ARRAY(SELECT e.x::bigint FROM jsonb_array_elements_text(" expr ") WITH ORDINALITY" \
-    " AS e(x, n) ORDER BY e.n)"
-
-/* $1 body. Status: ok | bad_ref (+field) | duplicate. */
+/* Writes are functions of 0040_handler_protocol.sql that raise every outcome
+ * but success and return the row, rendered here as get renders it. */
 static const char sql_create[] =
-    "WITH v AS (SELECT $1::jsonb AS j,"
-    "   " ID_ARRAY("coalesce($1::jsonb->'region_org_ids', '[]')") " AS regions),"
-    " bad AS (SELECT CASE"
-    "   WHEN NOT EXISTS (SELECT 1 FROM campaigns c WHERE c.id = (j->>'campaign_id')::bigint)"
-    "     THEN 'campaign_id'"
-    "   WHEN NOT EXISTS (SELECT 1 FROM orgs o WHERE o.id = (j->>'lead_org_id')::bigint)"
-    "     THEN 'lead_org_id'"
-    "   WHEN (SELECT count(*) FROM orgs o WHERE o.id = ANY (v.regions)) <> cardinality(v.regions)"
-    "     THEN 'region_org_ids' END AS f FROM v),"
-    " ins AS (INSERT INTO problems (campaign_id, code, title, description, category, source,"
-    "     region_org_ids, owner_org_id, responsible_name, responsible_post, target, deadline)"
-    "   SELECT (j->>'campaign_id')::bigint, j->>'code', j->>'title', j->>'description',"
-    "          j->>'category', coalesce(j->>'source', 'report'), v.regions,"
-    "          (j->>'lead_org_id')::bigint, j->>'responsible_name', j->>'responsible_post',"
-    "          j->>'target', (j->>'deadline')::date"
-    "     FROM v, bad WHERE bad.f IS NULL"
-    "   ON CONFLICT ON CONSTRAINT problems_code_key DO NOTHING RETURNING *)"
-    " SELECT CASE WHEN bad.f IS NOT NULL THEN 'bad_ref' WHEN p.id IS NULL THEN 'duplicate'"
-    "             ELSE 'ok' END, bad.f, p.id, p.version,"
-    "        CASE WHEN p.id IS NOT NULL THEN " PROBLEM_DETAIL("p") "::text END"
-    "   FROM bad LEFT JOIN ins p ON true";
-
-#define PICK(col, cast) \
-    " CASE WHEN j ? '" col "' THEN (j->>'" col "')" cast " ELSE cur." col " END AS " col ","
-#define PROBLEM_COLS(x)                                                                     \
-    x ".title, " x ".description, " x ".category, " x ".source, " x ".region_org_ids, "      \
-    x ".owner_org_id, " x ".responsible_name, " x ".responsible_post, " x ".target, " x ".deadline"
-
-/* $1 id, $2 If-Match version, $3 body (merge). Status: ok | unchanged |
- * not_found | stale | bad_ref (+field). */
+    "SELECT p.version, " PROBLEM_DETAIL("p") " AS json, '/api/v1/problems/' || p.id AS location"
+    "  FROM rectify.problem_create($1::jsonb) p";
 static const char sql_patch[] =
-    "WITH b AS (SELECT $3::jsonb AS j),"
-    " cur AS (SELECT p.* FROM problems p WHERE p.id = $1::bigint),"
-    " nv AS (SELECT" PICK("title", "") PICK("description", "") PICK("category", "")
-    PICK("source", "")
-    "   CASE WHEN j ? 'region_org_ids' THEN " ID_ARRAY("j->'region_org_ids'")
-    "        ELSE cur.region_org_ids END AS region_org_ids,"
-    "   CASE WHEN j ? 'lead_org_id' THEN (j->>'lead_org_id')::bigint ELSE cur.owner_org_id END"
-    "     AS owner_org_id," PICK("responsible_name", "") PICK("responsible_post", "")
-    PICK("target", "") PICK("deadline", "::date") " cur.id FROM cur, b),"
-    " chk AS (SELECT CASE"
-    "   WHEN cur.version <> $2::int THEN 'stale'"
-    "   WHEN NOT EXISTS (SELECT 1 FROM orgs o WHERE o.id = nv.owner_org_id) THEN 'bad_ref'"
-    "   WHEN (SELECT count(*) FROM orgs o WHERE o.id = ANY (nv.region_org_ids))"
-    "        <> cardinality(nv.region_org_ids) THEN 'bad_ref'"
-    "   WHEN (" PROBLEM_COLS("nv") ") IS NOT DISTINCT FROM (" PROBLEM_COLS("cur") ")"
-    "     THEN 'unchanged'"
-    "   ELSE 'change' END AS s,"
-    "   CASE WHEN NOT EXISTS (SELECT 1 FROM orgs o WHERE o.id = nv.owner_org_id)"
-    "        THEN 'lead_org_id' ELSE 'region_org_ids' END AS f"
-    "   FROM cur, nv),"
-    " upd AS (UPDATE problems t SET title = nv.title, description = nv.description,"
-    "     category = nv.category, source = nv.source, region_org_ids = nv.region_org_ids,"
-    "     owner_org_id = nv.owner_org_id, responsible_name = nv.responsible_name,"
-    "     responsible_post = nv.responsible_post, target = nv.target, deadline = nv.deadline"
-    "   FROM nv, chk WHERE t.id = nv.id AND chk.s = 'change' AND t.version = $2::int"
-    "   RETURNING t.*)"
-    " SELECT CASE WHEN cur.id IS NULL THEN 'not_found'"
-    "             WHEN chk.s = 'change' AND upd.id IS NULL THEN 'stale'"
-    "             WHEN chk.s = 'change' THEN 'ok' ELSE chk.s END, chk.f,"
-    "        coalesce(upd.version, cur.version),"
-    "        CASE WHEN upd.id IS NOT NULL THEN " PROBLEM_DETAIL("upd") "::text"
-    "             WHEN chk.s = 'unchanged' THEN " PROBLEM_DETAIL("cur") "::text END"
-    "   FROM (SELECT 1) one LEFT JOIN cur ON true LEFT JOIN chk ON true LEFT JOIN upd ON true";
+    "SELECT p.version, " PROBLEM_DETAIL("p") " AS json"
+    "  FROM rectify.problem_patch($1::bigint, $2::int, $3::jsonb) p";
 
 static const char *const categories[] = {"macro_common", "provincial_sector", "local_specific",
                                          NULL};
@@ -205,11 +142,6 @@ static const struct lfield create_x[] = {
 };
 #define N(a) (sizeof a / sizeof a[0])
 
-static void reply_not_found(struct req *r)
-{
-    reply_problem(r, 404, "not_found", "No such problem.");
-}
-
 static void list_problems(struct req *r)
 {
     struct lerrs l = {.arena = r->arena};
@@ -241,81 +173,32 @@ static void list_problems(struct req *r)
 static void get_problem(struct req *r)
 {
     char id[24];
-    if (!id_parse(req_param(r, "id"), id)) {
-        reply_not_found(r);
+    if (!id_param_or_reply(r, "id", "problem", id))
         return;
-    }
     const char *params[] = {id};
-    struct db_query q = {sql_get, 1, params};
-    PGresult *res;
-    if (!db_run_or_reply(r, &q, 1, &res))
-        return;
-    if (PQntuples(res) != 1)
-        reply_not_found(r);
-    else
-        ledger_reply_row(r, 200, res, 1, 0);
-}
-
-static void reply_bad_ref(struct req *r, const char *field)
-{
-    reply_field_error(r, 422, "validation_failed",
-                       strcmp(field, "campaign_id") == 0 ? "The campaign does not exist."
-                                                         : "A referenced organisation does not exist.",
-                       arena_printf(r->arena, "/%s", field), "does not exist");
+    reply_query_row(r, 200, &(struct db_query){sql_get, 1, params}, "problem");
 }
 
 static void create_problem(struct req *r)
 {
-    if (!ledger_body_or_reply(r, create_fields, N(create_fields), create_x, N(create_x)))
-        return;
-    const char *body = json_body_text_or_reply(r);
-    if (!body)
+    const char *body;
+    if (!ledger_body_or_reply(r, create_fields, N(create_fields), create_x, N(create_x)) ||
+        !(body = json_body_text_or_reply(r)))
         return;
     const char *params[] = {body};
-    struct db_query q = {sql_create, 1, params};
-    PGresult *res;
-    if (!db_run_or_reply(r, &q, 1, &res))
-        return;
-    const char *status = PQgetvalue(res, 0, 0);
-    if (strcmp(status, "bad_ref") == 0) {
-        reply_bad_ref(r, PQgetvalue(res, 0, 1));
-    } else if (strcmp(status, "duplicate") == 0) {
-        reply_field_error(r, 409, "conflict", "The campaign already has a problem with this code.",
-                           "/code", "already exists in this campaign");
-    } else {
-        reply_header(r, "Location",
-                     arena_printf(r->arena, "/api/v1/problems/%s", PQgetvalue(res, 0, 2)));
-        ledger_reply_row(r, 201, res, 4, 3);
-    }
+    reply_query_row(r, 201, &(struct db_query){sql_create, 1, params}, "problem");
 }
 
 static void patch_problem(struct req *r)
 {
     char id[24], version[16];
-    if (!id_parse(req_param(r, "id"), id)) {
-        reply_not_found(r);
-        return;
-    }
-    if (!if_match_or_reply(r, version) ||
-        !ledger_body_or_reply(r, patch_fields, N(patch_fields), create_x, N(create_x)))
-        return;
-    const char *body = json_body_text_or_reply(r);
-    if (!body)
+    const char *body;
+    if (!id_param_or_reply(r, "id", "problem", id) || !if_match_or_reply(r, version) ||
+        !ledger_body_or_reply(r, patch_fields, N(patch_fields), create_x, N(create_x)) ||
+        !(body = json_body_text_or_reply(r)))
         return;
     const char *params[] = {id, version, body};
-    struct db_query q = {sql_patch, 3, params};
-    PGresult *res;
-    if (!db_run_or_reply(r, &q, 1, &res))
-        return;
-    const char *status = PQgetvalue(res, 0, 0);
-    if (strcmp(status, "not_found") == 0)
-        reply_not_found(r);
-    else if (strcmp(status, "stale") == 0)
-        reply_precondition_failed(r, PQgetvalue(res, 0, 2));
-    else if (strcmp(status, "bad_ref") == 0)
-        reply_bad_ref(r, PQgetvalue(res, 0, 1));
-    else
-        ledger_reply_row(r, 200, res, 3, 2);
+    reply_query_row(r, 200, &(struct db_query){sql_patch, 3, params}, "problem");
 }
 
 const struct route problems_routes[] = {

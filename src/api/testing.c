@@ -4,10 +4,14 @@
  * business resource exists. Not part of the public contract. */
 #include "rectify/api.h"
 
+#include "rectify/jobs.h"
+#include "rectify/json.h"
+
 #include <cJSON.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 static void echo(struct req *r)
 {
@@ -45,8 +49,8 @@ static void sqlstate(struct req *r)
     static const struct {
         const char *name, *sql;
     } cases[] = {
-        {"unique", "DO $$BEGIN CREATE TEMP TABLE t_u (a int, code text, UNIQUE (a, code))"
-                   " ON COMMIT DROP; INSERT INTO t_u VALUES (1, 'x'), (1, 'x'); END$$"},
+        {"unique", "DO $$BEGIN CREATE TEMP TABLE t_u (a int, code text UNIQUE)"
+                   " ON COMMIT DROP; INSERT INTO t_u VALUES (1, 'x'), (2, 'x'); END$$"},
         {"foreign_key", "DO $$BEGIN CREATE TEMP TABLE t_p (id int PRIMARY KEY) ON COMMIT DROP;"
                         " CREATE TEMP TABLE t_c (p int REFERENCES t_p) ON COMMIT DROP;"
                         " INSERT INTO t_c VALUES (7); END$$"},
@@ -130,3 +134,60 @@ const struct route testing_routes[] = {
     {"GET", "/api/v1/_test/sqlstate", sqlstate, 0, ROUTE_INTERNAL},
 };
 const size_t testing_routes_count = sizeof testing_routes / sizeof testing_routes[0];
+
+/* --- test.record: a job kind for tests/api/test_jobs.py ----------------------
+ * Payload {"tag": "...", "sleep_ms": N, "first_sleep_ms": N, "fail_attempts": N}:
+ * sleeps sleep_ms on every attempt and first_sleep_ms more on the first one
+ * (a slow job, to be killed while it holds its lease), fails attempts
+ * 1..fail_attempts (-1: always), and records each attempt as a row of
+ * test_job_runs, which the test creates: failed attempts with job_db_run, the
+ * successful one with job_db_finish (exactly once). */
+static const char sql_record[] =
+    "INSERT INTO test_job_runs (job_id, attempt, tag, worker, ok)"
+    " VALUES ($1::bigint, $2::int, $3, $4, $5::boolean)";
+
+static bool test_record(struct job_ctx *ctx, const char *payload, char *err, size_t errlen)
+{
+    cJSON *p = NULL;
+    if (json_parse(payload, strlen(payload), &p, NULL) != JSON_OK) {
+        snprintf(err, errlen, "payload is not JSON");
+        return false;
+    }
+    const cJSON *tag = cJSON_GetObjectItemCaseSensitive(p, "tag");
+    const cJSON *sleep = cJSON_GetObjectItemCaseSensitive(p, "sleep_ms");
+    const cJSON *first = cJSON_GetObjectItemCaseSensitive(p, "first_sleep_ms");
+    const cJSON *fails = cJSON_GetObjectItemCaseSensitive(p, "fail_attempts");
+    char tag_text[128];
+    snprintf(tag_text, sizeof tag_text, "%s", cJSON_IsString(tag) ? tag->valuestring : "");
+    long ms = cJSON_IsNumber(sleep) ? (long)sleep->valuedouble : 0;
+    if (job_attempt(ctx) == 1 && cJSON_IsNumber(first))
+        ms += (long)first->valuedouble;
+    int fail_until = cJSON_IsNumber(fails) ? (int)fails->valuedouble : 0;
+    cJSON_Delete(p);
+    if (ms > 0) {
+        struct timespec t = {ms / 1000, (ms % 1000) * 1000000L};
+        nanosleep(&t, NULL);
+    }
+    bool fail = fail_until < 0 || job_attempt(ctx) <= fail_until;
+    char id[24], attempt[12];
+    snprintf(id, sizeof id, "%lld", job_id(ctx));
+    snprintf(attempt, sizeof attempt, "%d", job_attempt(ctx));
+    const char *params[] = {id, attempt, tag_text, job_worker(ctx), fail ? "false" : "true"};
+    struct db_query q = {sql_record, 5, params};
+    struct db_error e;
+    PGresult *res;
+    enum db_status st = fail ? job_db_run(ctx, &q, 1, &res, &e) : job_db_finish(ctx, &q, 1, &res, &e);
+    if (st != DB_OK) {
+        snprintf(err, errlen, "recording failed: %s %s", e.sqlstate, e.message);
+        return false;
+    }
+    PQclear(res);
+    if (fail)
+        snprintf(err, errlen, "told to fail attempt %d", job_attempt(ctx));
+    return !fail;
+}
+
+const struct job_kind testing_job_kinds[] = {
+    {"test.record", test_record},
+};
+const size_t testing_job_kinds_count = sizeof testing_job_kinds / sizeof testing_job_kinds[0];

@@ -14,7 +14,12 @@ struct collector {
     size_t n, max;
 };
 
-static void add(struct collector *c, const char *name, long index, const char *message)
+/* One finding: its machine code (the spec's FieldError.code) and message. */
+struct finding {
+    const char *code, *message;
+};
+
+static void add(struct collector *c, const char *name, long index, struct finding f)
 {
     if (c->n >= c->max)
         return;
@@ -32,7 +37,8 @@ static void add(struct collector *c, const char *name, long index, const char *m
     esc[o] = '\0';
     c->errs[c->n].pointer = index >= 0 ? arena_printf(c->arena, "/%s/%ld", esc, index)
                                        : arena_printf(c->arena, "/%s", esc);
-    c->errs[c->n].message = message;
+    c->errs[c->n].message = f.message;
+    c->errs[c->n].code = f.code;
     c->errs[c->n].parameter = NULL;
     c->n++;
 }
@@ -45,17 +51,35 @@ static bool in_list(const char *const *list, const char *s)
     return false;
 }
 
-/* Checks one string value; returns NULL or a message. */
-static const char *check_string(struct arena *a, const struct vfield *f, const cJSON *v)
+#define FINDING(code, message) ((struct finding){code, message})
+static const struct finding fine = {NULL, NULL};
+
+/* The code of a failed extra rule. The field tables name a rule by its
+ * function and message only; the two rules shared by most tables are known
+ * by their message (ledger_date_ok, ledger_not_blank and orgs' not_blank). */
+static const char *check_code(const struct vfield *f)
+{
+    const char *m = f->check_message ? f->check_message : "";
+    if (strcmp(m, "must not be blank") == 0)
+        return "blank";
+    if (strncmp(m, "must be a date", 14) == 0)
+        return "invalid_date";
+    return "invalid_format";
+}
+
+/* Checks one string value; .message is NULL when it is fine. */
+static struct finding check_string(struct arena *a, const struct vfield *f, const cJSON *v)
 {
     if (!cJSON_IsString(v))
-        return "must be a string";
+        return FINDING("wrong_type", "must be a string");
     size_t chars;
     if (!utf8_valid(v->valuestring, strlen(v->valuestring), &chars))
-        return "must be valid UTF-8 text";
+        return FINDING("invalid_utf8", "must be valid UTF-8 text");
     if ((long long)chars < f->min || (f->max && (long long)chars > f->max))
-        return f->max ? arena_printf(a, "must be %lld to %lld characters long", f->min, f->max)
-                      : arena_printf(a, "must be at least %lld characters long", f->min);
+        return FINDING((long long)chars < f->min ? "too_short" : "too_long",
+                       f->max ? arena_printf(a, "must be %lld to %lld characters long", f->min,
+                                             f->max)
+                              : arena_printf(a, "must be at least %lld characters long", f->min));
     if (f->one_of && !in_list(f->one_of, v->valuestring)) {
         char list[512] = "";
         for (const char *const *p = f->one_of; *p; p++) {
@@ -63,11 +87,11 @@ static const char *check_string(struct arena *a, const struct vfield *f, const c
                 strncat(list, ", ", sizeof list - strlen(list) - 1);
             strncat(list, *p, sizeof list - strlen(list) - 1);
         }
-        return arena_printf(a, "must be one of: %s", list);
+        return FINDING("not_in_vocabulary", arena_printf(a, "must be one of: %s", list));
     }
     if (f->check && !f->check(v->valuestring))
-        return f->check_message ? f->check_message : "has the wrong form";
-    return NULL;
+        return FINDING(check_code(f), f->check_message ? f->check_message : "has the wrong form");
+    return fine;
 }
 
 size_t validate_object(struct arena *arena, const cJSON *obj, const struct vfield *fields,
@@ -75,7 +99,8 @@ size_t validate_object(struct arena *arena, const cJSON *obj, const struct vfiel
 {
     struct collector c = {arena, errs, 0, maxerrs};
     if (!cJSON_IsObject(obj)) {
-        errs[0] = (struct field_error){.pointer = "", .message = "must be a JSON object"};
+        errs[0] = (struct field_error){.pointer = "", .message = "must be a JSON object",
+                                       .code = "wrong_type"};
         return 1;
     }
     for (const cJSON *m = obj->child; m; m = m->next) {
@@ -83,14 +108,14 @@ size_t validate_object(struct arena *arena, const cJSON *obj, const struct vfiel
         for (size_t i = 0; i < nfields && !known; i++)
             known = strcmp(fields[i].name, m->string) == 0;
         if (!known) {
-            add(&c, m->string, -1, "is not a known field");
+            add(&c, m->string, -1, FINDING("unknown_field", "is not a known field"));
             continue;
         }
         /* cJSON reads the first of a repeated member, jsonb keeps the last:
          * refuse repeats so that what is validated is what is stored. */
         for (const cJSON *prev = obj->child; prev != m; prev = prev->next)
             if (strcmp(prev->string, m->string) == 0) {
-                add(&c, m->string, -1, "is repeated");
+                add(&c, m->string, -1, FINDING("repeated", "is repeated"));
                 break;
             }
     }
@@ -99,38 +124,40 @@ size_t validate_object(struct arena *arena, const cJSON *obj, const struct vfiel
         const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, f->name);
         if (!v) {
             if (f->required)
-                add(&c, f->name, -1, "is required");
+                add(&c, f->name, -1, FINDING("required", "is required"));
             continue;
         }
         if (cJSON_IsNull(v)) {
             if (!f->nullable)
-                add(&c, f->name, -1, "must not be null");
+                add(&c, f->name, -1, FINDING("not_null", "must not be null"));
             continue;
         }
-        const char *msg = NULL;
+        struct finding bad = fine;
         switch (f->type) {
         case V_STRING:
-            msg = check_string(arena, f, v);
+            bad = check_string(arena, f, v);
             break;
         case V_INT:
             if (!cJSON_IsNumber(v) || v->valuedouble != floor(v->valuedouble) ||
                 fabs(v->valuedouble) > 9007199254740991.0)
-                msg = "must be an integer";
+                bad = FINDING("wrong_type", "must be an integer");
             else if (v->valuedouble < (double)f->min || v->valuedouble > (double)f->max)
-                msg = arena_printf(arena, "must be between %lld and %lld", f->min, f->max);
+                bad = FINDING("out_of_range", arena_printf(arena, "must be between %lld and %lld",
+                                                           f->min, f->max));
             break;
         case V_BOOL:
             if (!cJSON_IsBool(v))
-                msg = "must be true or false";
+                bad = FINDING("wrong_type", "must be true or false");
             break;
         case V_STRING_ARRAY: {
             if (!cJSON_IsArray(v)) {
-                msg = "must be an array";
+                bad = FINDING("wrong_type", "must be an array");
                 break;
             }
             int count = cJSON_GetArraySize(v);
             if (count < f->min || (f->max && count > f->max)) {
-                msg = arena_printf(arena, "must have %lld to %lld items", f->min, f->max);
+                bad = FINDING(count < f->min ? "too_few_items" : "too_many_items",
+                              arena_printf(arena, "must have %lld to %lld items", f->min, f->max));
                 break;
             }
             struct vfield item = *f;
@@ -138,18 +165,18 @@ size_t validate_object(struct arena *arena, const cJSON *obj, const struct vfiel
             item.max = 200;
             long idx = 0;
             for (const cJSON *it = v->child; it; it = it->next, idx++) {
-                const char *im = check_string(arena, &item, it);
-                for (const cJSON *prev = v->child; !im && prev != it; prev = prev->next)
+                struct finding ib = check_string(arena, &item, it);
+                for (const cJSON *prev = v->child; !ib.message && prev != it; prev = prev->next)
                     if (strcmp(prev->valuestring, it->valuestring) == 0)
-                        im = "is repeated";
-                if (im)
-                    add(&c, f->name, idx, im);
+                        ib = FINDING("repeated", "is repeated");
+                if (ib.message)
+                    add(&c, f->name, idx, ib);
             }
             break;
         }
         }
-        if (msg)
-            add(&c, f->name, -1, msg);
+        if (bad.message)
+            add(&c, f->name, -1, bad);
     }
     return c.n;
 }

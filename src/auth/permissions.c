@@ -67,6 +67,8 @@ static const struct perm_row perm_table[PERM_COUNT] = {
     ROW(PERM_SUPERVISION_WRITE, "supervision.write",   0,  1,  1,  0,  0,  0,  0,  0,  0),
     ROW(PERM_PUBLISH,           "publish",             0,  1,  0,  0,  0,  0,  0,  0,  0),
     ROW(PERM_ATTACHMENT_WRITE,  "attachment.write",    0,  1,  0,  1,  1,  1,  1,  0,  0),
+    ROW(PERM_JOBS_READ,         "jobs.read",           1,  1,  0,  0,  0,  0,  0,  0,  0),
+    ROW(PERM_JOBS_WRITE,        "jobs.write",          1,  1,  0,  0,  0,  0,  0,  0,  0),
 };
 
 #undef ROW

@@ -72,12 +72,25 @@ static const struct option_def options[] = {
      "batches of one complaint import written at the same time (each holds a database "
      "connection)", OPT_INT, 1, 8, OFF(import_workers), FOR_SERVE},
     {"--import-timeout", "RECTIFY_IMPORT_TIMEOUT", "600",
-     "seconds one ledger import may spend in the database (its statements' timeout "
-     "instead of --statement-timeout-ms)", OPT_INT, 1, 86400, OFF(import_timeout),
+     "seconds one import (complaints, problems, tasks) may take in the database: each "
+     "batch's statements get what is left of it as their timeout, instead of "
+     "--statement-timeout-ms", OPT_INT, 1, 86400, OFF(import_timeout),
      FOR_SERVE},
     {"--drain-timeout-ms", "RECTIFY_DRAIN_TIMEOUT_MS", "10000",
      "on SIGTERM, how long in-flight requests may take to finish", OPT_INT, 0,
      600000, OFF(drain_timeout_ms), FOR_SERVE},
+    {"--job-workers", "RECTIFY_JOB_WORKERS", "2",
+     "background job worker threads (0: this instance runs no jobs; see docs/design-notes.md)",
+     OPT_INT, 0, 64, OFF(job_workers), FOR_SERVE},
+    {"--job-poll-ms", "RECTIFY_JOB_POLL_MS", "1000",
+     "how often idle job workers look for due jobs and schedules", OPT_INT, 10, 60000,
+     OFF(job_poll_ms), FOR_SERVE},
+    {"--job-lease-ms", "RECTIFY_JOB_LEASE_MS", "60000",
+     "lease of a running job, renewed every third of it; a dead instance's jobs are taken "
+     "over after it", OPT_INT, 300, 3600000, OFF(job_lease_ms), FOR_SERVE},
+    {"--job-backoff-ms", "RECTIFY_JOB_BACKOFF_MS", "10000",
+     "delay before a failed job's first retry, doubling per attempt up to an hour", OPT_INT, 10,
+     3600000, OFF(job_backoff_ms), FOR_SERVE},
     {"--migrate", "RECTIFY_MIGRATE", "false",
      "apply pending migrations before serving", OPT_BOOL, 0, 0, OFF(migrate),
      FOR_SERVE},

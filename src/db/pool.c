@@ -116,6 +116,7 @@ static void fill_error(struct db_error *err, const PGresult *r, PGconn *pg, int 
     copy_field(err->hint, sizeof err->hint, r, PG_DIAG_MESSAGE_HINT);
     copy_field(err->constraint, sizeof err->constraint, r, PG_DIAG_CONSTRAINT_NAME);
     copy_field(err->column, sizeof err->column, r, PG_DIAG_COLUMN_NAME);
+    copy_field(err->table, sizeof err->table, r, PG_DIAG_TABLE_NAME);
     if (!err->message[0] && pg)
         snprintf(err->message, sizeof err->message, "%s", PQerrorMessage(pg));
     /* A lost connection has no SQLSTATE: call it what it is. */

@@ -397,21 +397,44 @@ size_t filename_with_extension(const char *in, const char *const *exts, char *ou
     return cut;
 }
 
-int disposition_build(struct buf *out, const char *filename)
+/* True when every byte of s is printable ASCII. */
+static bool printable_ascii(const char *s)
+{
+    for (; *s; s++)
+        if (*s < 0x20 || *s >= 0x7F)
+            return false;
+    return true;
+}
+
+/* Appends s to out as a quoted-string's content that every client reads
+ * alike: '_' for what is not printable ASCII and for '"', '\\' and '%'. */
+static int append_ascii(struct buf *out, const char *s)
+{
+    int rc = 0;
+    for (; *s; s++) {
+        char c = (*s < 0x20 || *s >= 0x7F || *s == '"' || *s == '\\' || *s == '%') ? '_' : *s;
+        rc |= buf_append(out, &c, 1);
+    }
+    return rc;
+}
+
+int disposition_build(struct buf *out, const char *filename, const char *fallback_stem)
 {
     static const char hex[] = "0123456789ABCDEF";
     int rc = buf_puts(out, "attachment; filename=\"");
-    const unsigned char *s = (const unsigned char *)filename;
-    for (size_t i = 0; s[i];) {
-        uint32_t cp;
-        size_t l = utf8_next(s + i, strlen((const char *)s + i), &cp);
-        if (!l)
-            l = 1, cp = '_';
-        char c = (cp < 0x20 || cp >= 0x7F || cp == '"' || cp == '\\' || cp == '%')
-                     ? '_' : (char)cp;
-        rc |= buf_append(out, &c, 1);
-        i += l;
+    if (printable_ascii(filename)) {
+        rc |= append_ascii(out, filename);
+    } else {
+        /* "整改报告.pdf" → "attachment-17.pdf": the stem, with the
+         * extension when the name has one (extension_of: ASCII only). */
+        const char *ext = extension_of(filename);
+        rc |= append_ascii(out, fallback_stem && *fallback_stem ? fallback_stem : "download");
+        if (ext) {
+            rc |= buf_puts(out, ".");
+            rc |= buf_puts(out, ext);
+        }
     }
+    const unsigned char *s = (const unsigned char *)filename;
     rc |= buf_puts(out, "\"; filename*=UTF-8''");
     for (; *s; s++) {
         /* attr-char: ALPHA / DIGIT / "!#$&+-.^_`|~" */

@@ -92,11 +92,78 @@ void reply_header(struct req *r, const char *name, const char *value)
     r->headers = h;
 }
 
+/* The value of an extra response header (reply_header), or NULL. */
+static const char *resp_header(const struct req *r, const char *name)
+{
+    for (const struct resp_header *h = r->headers; h; h = h->next)
+        if (strcasecmp(h->name, name) == 0)
+            return h->value;
+    return NULL;
+}
+
+/* The opaque part of an entity-tag at p ([W/]"..."): its start and length
+ * including the quotes, or 0 when p holds none. */
+static size_t etag_token(const char *p, const char **start)
+{
+    if (p[0] == 'W' && p[1] == '/')
+        p += 2;
+    if (*p != '"')
+        return 0;
+    const char *end = strchr(p + 1, '"');
+    if (!end)
+        return 0;
+    *start = p;
+    return (size_t)(end + 1 - p);
+}
+
+bool etag_list_matches(const char *if_none_match, const char *etag)
+{
+    const char *want;
+    size_t wlen = etag ? etag_token(etag, &want) : 0;
+    if (!if_none_match || !wlen)
+        return false;
+    const char *p = if_none_match;
+    while (*p == ' ' || *p == '\t')
+        p++;
+    if (*p == '*') {
+        const char *q = p + 1;
+        while (*q == ' ' || *q == '\t')
+            q++;
+        return *q == '\0';
+    }
+    while (*p) {
+        while (*p == ' ' || *p == '\t' || *p == ',')
+            p++;
+        const char *tag;
+        size_t len = etag_token(p, &tag);
+        if (len) {
+            if (len == wlen && memcmp(tag, want, len) == 0)
+                return true;
+            p = tag + len;
+        } else {
+            p += strcspn(p, ","); /* not an entity-tag: skip the member */
+        }
+    }
+    return false;
+}
+
+/* RFC 9110 13.1.2, in one place for every resource: a GET (or HEAD) whose
+ * 200 carries an ETag that the request's If-None-Match names (weak
+ * comparison) or "*" covers is answered 304 without a body. */
+static bool not_modified(const struct req *r, int status)
+{
+    if (status != 200 || (strcmp(r->method, "GET") != 0 && strcmp(r->method, "HEAD") != 0))
+        return false;
+    return etag_list_matches(req_header(r, "If-None-Match"), resp_header(r, "ETag"));
+}
+
+#define LEN_NONE (-2) /* build_head: no Content-Length or Transfer-Encoding (304) */
+
 /* Writes status line, headers and body ourselves in one mg_write: CivetWeb's
  * mg_response_header_* cannot follow an interim "100 Continue", and one
  * write per response is also the fastest. */
-/* Status line and headers, without the blank line that ends them. len < 0
- * means a chunked body. */
+/* Status line and headers, with the blank line that ends them. len -1
+ * means a chunked body, LEN_NONE no body at all (304: neither header). */
 static int build_head(struct req *r, struct buf *b, int status, const char *content_type,
                        long long len)
 {
@@ -112,15 +179,15 @@ static int build_head(struct req *r, struct buf *b, int status, const char *cont
                status, http_status_title(status), date, r->request_id);
     if (len >= 0)
         rc |= buf_printf(b, "Content-Length: %lld\r\n", len);
-    else
+    else if (len == -1)
         rc |= buf_puts(b, "Transfer-Encoding: chunked\r\n");
-    if (content_type)
+    if (content_type && len != LEN_NONE)
         rc |= buf_printf(b, "Content-Type: %s\r\n", content_type);
     if (r->cors_origin)
         rc |= buf_printf(b,
                    "Access-Control-Allow-Origin: %s\r\nVary: Origin\r\n"
                    "Access-Control-Expose-Headers: X-Request-Id, ETag, Location, "
-                   "Retry-After, Allow\r\n",
+                   "Retry-After, Allow, Content-Disposition, Idempotent-Replayed\r\n",
                    r->cors_origin);
     const char *conn_hdr = req_header(r, "Connection");
     if (r->close_connection)
@@ -175,6 +242,9 @@ static void send_no_memory(struct req *r)
 static void send_response(struct req *r, int status, const char *content_type,
                           const void *body, size_t len)
 {
+    bool unchanged = not_modified(r, status);
+    if (unchanged)
+        status = 304;
     if (!answer_once(r, status))
         return;
     if (status >= 400 && status < 500 && r->arena && arena_failed(r->arena)) {
@@ -184,9 +254,12 @@ static void send_response(struct req *r, int status, const char *content_type,
         send_no_memory(r);
         return;
     }
+    if (unchanged)
+        len = 0;
     struct buf b;
     buf_init(&b, HEAD_MAX + len);
-    if (build_head(r, &b, status, content_type, (long long)len) || !b.data) {
+    if (build_head(r, &b, status, content_type, unchanged ? LEN_NONE : (long long)len) ||
+        !b.data) {
         buf_free(&b);
         send_no_memory(r);
         return;
@@ -205,12 +278,15 @@ static void send_response(struct req *r, int status, const char *content_type,
 
 void reply_stream_begin(struct req *r, int status, const char *content_type)
 {
+    bool unchanged = not_modified(r, status);
+    if (unchanged)
+        status = 304;
     if (!answer_once(r, status))
         return;
     r->streaming = true;
     struct buf b;
     buf_init(&b, HEAD_MAX);
-    if (build_head(r, &b, status, content_type, -1) || !b.data) {
+    if (build_head(r, &b, status, content_type, unchanged ? LEN_NONE : -1) || !b.data) {
         buf_free(&b);
         r->streaming = false; /* producers see -1 from reply_stream_write and stop */
         send_no_memory(r);
@@ -218,8 +294,8 @@ void reply_stream_begin(struct req *r, int status, const char *content_type)
     }
     if (mg_write(r->conn, b.data, b.len) < 0)
         r->streaming = false;
-    if (strcmp(r->method, "HEAD") == 0)
-        r->streaming = false; /* the head is all a HEAD gets: producers stop */
+    if (unchanged || strcmp(r->method, "HEAD") == 0)
+        r->streaming = false; /* the head is all a HEAD or a 304 gets: producers stop */
     buf_free(&b);
 }
 
@@ -315,6 +391,8 @@ int problem_render(struct buf *out, int status, const char *code, const char *de
                 rc |= buf_puts(out, "\"pointer\":");
                 rc |= buf_json_string(out, errors[i].pointer ? errors[i].pointer : "");
             }
+            rc |= buf_puts(out, ",\"code\":");
+            rc |= buf_json_string(out, errors[i].code ? errors[i].code : "invalid");
             rc |= buf_puts(out, ",\"message\":");
             rc |= buf_json_string(out, errors[i].message ? errors[i].message : "");
             rc |= buf_puts(out, "}");

@@ -197,6 +197,28 @@ static bool cors_preflight(struct req *r, const struct config *cfg, enum router_
     return true;
 }
 
+/* A %00 in the query string: every reader of the decoded value would see it
+ * end there (?status=pending%00x read as "pending"), so the request is
+ * refused, 400 invalid_parameter naming the parameter, before any handler. */
+static bool query_ok_or_reply(struct req *r)
+{
+    const char *nul = r->query ? strstr(r->query, "%00") : NULL;
+    if (!nul)
+        return true;
+    const char *start = nul;
+    while (start > r->query && start[-1] != '&')
+        start--;
+    size_t klen = strcspn(start, "=&");
+    char name[65];
+    snprintf(name, sizeof name, "%.*s", (int)(klen < 64 ? klen : 64), start);
+    struct field_error e = {.parameter = name,
+                            .message = "must not contain a NUL character (%00)"};
+    r->close_connection = true; /* a body, if any, is not read */
+    reply_problem_errors(r, 400, "invalid_parameter",
+                         "A query parameter contains a NUL character (%00).", &e, 1);
+    return false;
+}
+
 static void dispatch(struct server *s, struct req *r, const struct mg_request_info *ri)
 {
     const struct server_hooks *h = s->hooks;
@@ -229,6 +251,8 @@ static void dispatch(struct server *s, struct req *r, const struct mg_request_in
     if (!(route->flags & ROUTE_OPS) && h->ready_or_reply && !h->ready_or_reply(r))
         return;
     if (route->permission && h->authorize_or_reply && !h->authorize_or_reply(r))
+        return;
+    if (!query_ok_or_reply(r))
         return;
     if (method_has_body(r->method) && !body_or_reply(r, ri, h->cfg))
         return;

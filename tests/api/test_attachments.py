@@ -4,6 +4,7 @@ permissions and the audit trail (without the bytes)."""
 import hashlib
 import io
 import json
+import re
 import socket
 import struct
 import urllib.parse
@@ -213,7 +214,7 @@ class Attachments(harness.ServiceTestCase):
         cd = d.header("content-disposition")
         self.assertIn("; filename*=UTF-8''", cd)
         ascii_part, ext_part = cd.split("; filename*=")
-        self.assertEqual(ascii_part, 'attachment; filename="_________.pdf"')
+        self.assertEqual(ascii_part, 'attachment; filename="attachment-%d.pdf"' % r.json["id"])
         self.assertEqual(urllib.parse.unquote(ext_part[len("UTF-8''"):]), name)
         cd.encode("ascii")                                  # the header itself is ASCII
         # Raw UTF-8 inside a quoted filename, as browsers and curl send it.
@@ -247,7 +248,13 @@ class Attachments(harness.ServiceTestCase):
         cd.encode("ascii")
         ascii_part, ext_part = cd.split("; filename*=")
         self.assertEqual(urllib.parse.unquote(ext_part[len("UTF-8''"):]), name)
-        fallback = "".join(c if " " <= c < "\x7f" and c not in '"\\%' else "_" for c in name)
+        if all(" " <= c < "\x7f" for c in name):
+            fallback = "".join("_" if c in '"\\%' else c for c in name)
+        else:   # not ASCII: attachment-<id> plus the name's extension
+            ext = name.rsplit(".", 1)[1] if "." in name[1:] else ""
+            fallback = "attachment-" + location.rsplit("/", 1)[1]
+            if re.fullmatch(r"[A-Za-z0-9]{0,16}", ext) and re.search("[A-Za-z]", ext):
+                fallback += "." + ext
         self.assertEqual(ascii_part, 'attachment; filename="%s"' % fallback)
 
     def test_extension_follows_the_content(self):

@@ -101,7 +101,7 @@ class SignIn(harness.ServiceTestCase):
         assert_problem(self, self.svc.post("/api/v1/auth/token", {"username": "office1"}), 422, "validation_failed")
         doc = assert_problem(self, self.svc.post("/api/v1/auth/token",
                                                  {"username": "x", "password": "y", "otp": 1}), 422, "validation_failed")
-        self.assertIn({"pointer": "/otp", "message": "is not a known field"}, doc["errors"])
+        self.assertIn({"pointer": "/otp", "code": "unknown_field", "message": "is not a known field"}, doc["errors"])
         assert_problem(self, self.svc.post("/api/v1/auth/token", {"username": 5, "password": "y"}), 422, "validation_failed")
         assert_problem(self, self.svc.post("/api/v1/auth/token", [1]), 422, "validation_failed")
         assert_problem(self, self.svc.request("POST", "/api/v1/auth/token", body=b"{",

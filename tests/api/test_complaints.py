@@ -36,10 +36,6 @@ def row(no, county="城关区", content="河边有工厂夜间偷排污水，气
 
 
 class Complaints(harness.ServiceTestCase):
-    # The complaint import has no time budget of its own yet (issue 10, item 5): on a
-    # loaded 2-core machine a 1000-row batch statement has outlasted the 10 s default.
-    service_env = {"RECTIFY_STATEMENT_TIMEOUT_MS": "60000"}
-
     @classmethod
     def setUpClass(cls):
         super().setUpClass()

@@ -62,7 +62,7 @@ class SqlstateMapping(harness.ServiceTestCase):
 
     def test_unknown_case_is_400(self):
         doc = assert_problem(self, self.case("nope"), 400, "invalid_parameter")
-        self.assertEqual(doc["errors"], [{"parameter": "case", "message": "unknown case"}])
+        self.assertEqual(doc["errors"], [{"parameter": "case", "code": "invalid", "message": "unknown case"}])
 
     def test_database_keeps_working_after_errors(self):
         for name in ("unique", "syntax", "custom", "slow"):

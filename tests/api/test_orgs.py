@@ -224,7 +224,7 @@ class CreateOrg(OrgsTestCase):
     def test_duplicate_code_is_409(self):
         doc = assert_problem(self, self.create({"code": "620100", "name": "又一个兰州", "kind": "prefecture",
                                                 "parent_id": self.org_id("620000")}), 409, "conflict")
-        self.assertEqual(doc["errors"], [{"pointer": "/code", "message": "already exists"}])
+        self.assertEqual(doc["errors"], [{"pointer": "/code", "code": "already_exists", "message": "already exists"}])
 
     def test_unknown_parent_is_422(self):
         doc = assert_problem(self, self.create({"code": "GS-NOPE", "name": "无上级", "kind": "department",

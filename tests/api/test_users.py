@@ -86,7 +86,7 @@ class CreateUser(UsersTestCase):
         r = self.create({"username": "dup.user", "display_name": "x", "org_id": 1, "roles": ["viewer"],
                          "password": PASSWORD})
         doc = assert_problem(self, r, 409, "conflict")
-        self.assertEqual(doc["errors"], [{"pointer": "/username", "message": "already exists"}])
+        self.assertEqual(doc["errors"], [{"pointer": "/username", "code": "already_exists", "message": "already exists"}])
 
     def test_password_policy_is_422(self):
         for password, why in (("short-1", "10"), ("aaaaaaaaaaaa", "repeated"),

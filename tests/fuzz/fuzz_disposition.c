@@ -63,7 +63,7 @@ static void check_sanitised(const char *name, size_t max_chars)
     if (len) {
         struct buf h;
         buf_init(&h, 0);
-        if (disposition_build(&h, clean) != 0 || !h.data)
+        if (disposition_build(&h, clean, "attachment-1") != 0 || !h.data)
             abort();
         char *back = malloc(h.len + 1);
         if (!back)

@@ -261,17 +261,36 @@ static void test_build(void)
 {
     struct buf b;
     buf_init(&b, 0);
-    CHECK_INT(disposition_build(&b, "整改报告 v2.pdf"), 0);
-    CHECK_STR(b.data, "attachment; filename=\"____ v2.pdf\"; "
+    CHECK_INT(disposition_build(&b, "整改报告 v2.pdf", "attachment-17"), 0);
+    CHECK_STR(b.data, "attachment; filename=\"attachment-17.pdf\"; "
                       "filename*=UTF-8''%E6%95%B4%E6%94%B9%E6%8A%A5%E5%91%8A%20v2.pdf");
     buf_reset(&b);
-    CHECK_INT(disposition_build(&b, "a\"b\\c%d;e.pdf"), 0);
+    /* An export: the stem carries the date; no extension, no dot. */
+    CHECK_INT(disposition_build(&b, "整改任务台账-20261202.xlsx", "tasks-20261202"), 0);
+    CHECK_STR(b.data, "attachment; filename=\"tasks-20261202.xlsx\"; filename*=UTF-8''"
+                      "%E6%95%B4%E6%94%B9%E4%BB%BB%E5%8A%A1%E5%8F%B0%E8%B4%A6-20261202.xlsx");
+    buf_reset(&b);
+    CHECK_INT(disposition_build(&b, "整改报告", "attachment-3"), 0);
+    CHECK_STR(b.data, "attachment; filename=\"attachment-3\"; filename*=UTF-8''"
+                      "%E6%95%B4%E6%94%B9%E6%8A%A5%E5%91%8A");
+    buf_reset(&b);
+    CHECK_INT(disposition_build(&b, "报告.第一版", NULL), 0); /* no extension, no stem */
+    CHECK_STR(b.data, "attachment; filename=\"download\"; filename*=UTF-8''"
+                      "%E6%8A%A5%E5%91%8A.%E7%AC%AC%E4%B8%80%E7%89%88");
+    buf_reset(&b);
+    CHECK_INT(disposition_build(&b, "é.PDF", "x\"é"), 0); /* the stem is made safe too */
+    CHECK_STR(b.data, "attachment; filename=\"x___.PDF\"; filename*=UTF-8''%C3%A9.PDF");
+    buf_reset(&b);
+    CHECK_INT(disposition_build(&b, "report v2.pdf", "attachment-17"), 0); /* ASCII: itself */
+    CHECK_STR(b.data, "attachment; filename=\"report v2.pdf\"; filename*=UTF-8''report%20v2.pdf");
+    buf_reset(&b);
+    CHECK_INT(disposition_build(&b, "a\"b\\c%d;e.pdf", "attachment-1"), 0);
     CHECK_STR(b.data, "attachment; filename=\"a_b_c_d;e.pdf\"; "
                       "filename*=UTF-8''a%22b%5Cc%25d%3Be.pdf");
     buf_free(&b);
     /* Round trip: what we build, we parse back. */
     buf_init(&b, 0);
-    disposition_build(&b, "甘肃省 整改.pdf");
+    disposition_build(&b, "甘肃省 整改.pdf", "attachment-1");
     CHECK_INT(parse(b.data), DISP_OK);
     CHECK_STR(out, "甘肃省 整改.pdf");
     buf_free(&b);

@@ -41,6 +41,8 @@ static const struct expect matrix[] = {
     {PERM_SUPERVISION_WRITE, "supervision.write", "office,leader"},
     {PERM_PUBLISH, "publish", "office"},
     {PERM_ATTACHMENT_WRITE, "attachment.write", "office,unit,acceptor,inspector,discipline"},
+    {PERM_JOBS_READ, "jobs.read", "admin,office"},
+    {PERM_JOBS_WRITE, "jobs.write", "admin,office"},
 };
 
 static const struct { unsigned bit; const char *name; } roles[] = {

@@ -10,7 +10,7 @@ int main(void)
     buf_init(&b, 0);
     struct field_error errs[] = {
         {.pointer = "/name", .message = "must not be empty"},
-        {.parameter = "limit", .message = "between 1 and 500"},
+        {.parameter = "limit", .message = "between 1 and 500", .code = "out_of_range"},
         {.pointer = "/x\"y", .message = "quote \" and \\ and \n"},
     };
     CHECK_INT(problem_render(&b, 422, "validation_failed", "2 \"fields\" 兰州", "/api/v1/orgs",
@@ -28,6 +28,9 @@ int main(void)
     cJSON *e = cJSON_GetObjectItem(doc, "errors");
     CHECK_INT(cJSON_GetArraySize(e), 3);
     CHECK_STR(cJSON_GetObjectItem(cJSON_GetArrayItem(e, 0), "pointer")->valuestring, "/name");
+    /* every field error has a code; "invalid" when none was given */
+    CHECK_STR(cJSON_GetObjectItem(cJSON_GetArrayItem(e, 0), "code")->valuestring, "invalid");
+    CHECK_STR(cJSON_GetObjectItem(cJSON_GetArrayItem(e, 1), "code")->valuestring, "out_of_range");
     CHECK_STR(cJSON_GetObjectItem(cJSON_GetArrayItem(e, 1), "parameter")->valuestring, "limit");
     CHECK(cJSON_GetObjectItem(cJSON_GetArrayItem(e, 1), "pointer") == NULL);
     CHECK_STR(cJSON_GetObjectItem(cJSON_GetArrayItem(e, 2), "message")->valuestring,

@@ -54,27 +54,37 @@ int main(void)
     CHECK_INT(run("{\"code\":\"AB\",\"name\":\"甘肃省兰\"}", e), 0);
     CHECK_INT(run("{\"code\":\"AB\",\"name\":\"甘肃省兰州\"}", e), 1);
     CHECK_STR(e[0].pointer, "/name");
+    CHECK_STR(e[0].code, "too_long");      /* codes are static strings */
 
     CHECK_INT(run("{}", e), 2);                                  /* both required */
+    CHECK_STR(e[0].code, "required");
     CHECK_INT(run("[]", e), 1);
     CHECK_STR(e[0].pointer, "");
     CHECK_INT(run("{\"code\":\"ab\",\"name\":\"x\"}", e), 1);    /* check function */
     CHECK_STR(e[0].message, "must be upper-case letters");
+    CHECK_STR(e[0].code, "invalid_format");
     CHECK_INT(run("{\"code\":\"AB\",\"name\":\"x\",\"extra\":1}", e), 1);
     CHECK_STR(e[0].pointer, "/extra");
+    CHECK_STR(e[0].code, "unknown_field");
     CHECK_INT(run("{\"code\":\"AB\",\"name\":\"x\",\"a/b~c\":1}", e), 1);
     CHECK_STR(e[0].pointer, "/a~1b~0c");                         /* RFC 6901 escaping */
     CHECK_INT(run("{\"code\":\"AB\",\"name\":\"x\",\"name\":\"y\"}", e), 1);
     CHECK_STR(e[0].message, "is repeated");
+    CHECK_STR(e[0].code, "repeated");
     CHECK_INT(run("{\"code\":\"AB\",\"name\":null}", e), 1);     /* not nullable */
+    CHECK_STR(e[0].code, "not_null");
     CHECK_INT(run("{\"code\":\"AB\",\"name\":\"x\",\"kind\":\"city\"}", e), 1);
     CHECK(strstr(e[0].message, "county, prefecture") != NULL);
+    CHECK_STR(e[0].code, "not_in_vocabulary");
     CHECK_INT(run("{\"code\":\"AB\",\"name\":\"x\",\"parent_id\":1.5}", e), 1);
     CHECK_INT(run("{\"code\":\"AB\",\"name\":\"x\",\"parent_id\":1001}", e), 1);
+    CHECK_STR(e[0].code, "out_of_range");
     CHECK_INT(run("{\"code\":\"AB\",\"name\":\"x\",\"parent_id\":\"1\"}", e), 1);
     CHECK_INT(run("{\"code\":\"AB\",\"name\":\"x\",\"parent_id\":1e300}", e), 1);
     CHECK_INT(run("{\"code\":\"AB\",\"name\":\"x\",\"disabled\":1}", e), 1);
+    CHECK_STR(e[0].code, "wrong_type");
     CHECK_INT(run("{\"code\":\"AB\",\"name\":\"x\",\"roles\":[]}", e), 1);
+    CHECK_STR(e[0].code, "too_few_items");
     CHECK_INT(run("{\"code\":\"AB\",\"name\":\"x\",\"roles\":[\"a\",\"a\"]}", e), 1);
     CHECK_STR(e[0].pointer, "/roles/1");
     CHECK_INT(run("{\"code\":\"AB\",\"name\":\"x\",\"roles\":[\"a\",2]}", e), 1);
