@@ -29,8 +29,10 @@ struct router *routes_build(bool with_test_routes, char *err, size_t errlen)
 struct job_kind *job_kinds_build(bool with_test_kinds, size_t *n)
 {
     /* The testing kinds stay last, like the test routes. */
-    const struct job_kind *tables[] = {maintenance_job_kinds, testing_job_kinds};
-    size_t counts[] = {maintenance_job_kinds_count, testing_job_kinds_count};
+    const struct job_kind *tables[] = {maintenance_job_kinds, acceptance_job_kinds,
+                                       testing_job_kinds};
+    size_t counts[] = {maintenance_job_kinds_count, acceptance_job_kinds_count,
+                       testing_job_kinds_count};
     size_t ntables = sizeof tables / sizeof tables[0] - (with_test_kinds ? 0 : 1);
     size_t total = 0;
     for (size_t i = 0; i < ntables; i++)

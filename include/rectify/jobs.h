@@ -102,6 +102,9 @@ long long jobs_backoff_ms(int base_ms, int attempt);
 /* Job kinds of the modules (src/job_kinds.c gathers them). */
 extern const struct job_kind maintenance_job_kinds[];
 extern const size_t maintenance_job_kinds_count;
+/* The closing scan of the acceptance flow (src/jobs/acceptance_close.c). */
+extern const struct job_kind acceptance_job_kinds[];
+extern const size_t acceptance_job_kinds_count;
 /* Only with RECTIFY_TEST_ROUTES (src/api/testing.c). */
 extern const struct job_kind testing_job_kinds[];
 extern const size_t testing_job_kinds_count;

@@ -1183,6 +1183,8 @@ END
 $$;
 REVOKE EXECUTE ON FUNCTION rectify.acceptance_close_due(integer) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION rectify.acceptance_close_due(integer) TO rectify_api;
+-- Run by the jobs runner (0041; src/jobs/acceptance_close.c) every 15 minutes.
+INSERT INTO job_schedules (name, kind, every) VALUES ('acceptance.close_due', 'acceptance.close_due', '15 minutes');
 
 -- ---------------------------------------------------------------------------
 -- 7. Spot checks.  Body: title, percent? + prefecture_org_ids?, or task_ids;

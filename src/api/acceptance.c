@@ -7,8 +7,9 @@
  * decides every domain outcome and raises it (RXnnn: 403, 404, 409, 412,
  * 422); the handlers validate the body's shape, pass it as jsonb and answer
  * the one row (json, version → ETag, location → Location). Closing is not a
- * route: rectify.acceptance_close_due() is a background scan (the jobs
- * runner; the test routes trigger it). */
+ * route: rectify.acceptance_close_due() is a background scan (job kind
+ * acceptance.close_due, src/jobs/acceptance_close.c; the test routes
+ * trigger it synchronously). */
 #include "rectify/api.h"
 
 #include "rectify/arena.h"
@@ -142,14 +143,14 @@ static void get_dossier(struct req *r)
 static void lcheck_items(struct lerrs *l, const char *ptr, const cJSON *v, long long max)
 {
     if (!cJSON_IsArray(v) || cJSON_GetArraySize(v) < 1 || cJSON_GetArraySize(v) > max) {
-        lerr_body(l, ptr, arena_printf(l->arena, "must be an array of 1 to %lld items", max));
+        lerr_body(l, ptr, "wrong_type", arena_printf(l->arena, "must be an array of 1 to %lld items", max));
         return;
     }
     int i = 0;
     for (const cJSON *it = v->child; it; it = it->next, i++) {
         const char *p = arena_printf(l->arena, "%s/%d", ptr, i);
         if (!cJSON_IsObject(it)) {
-            lerr_body(l, p, "must be an object {task_id, version, summary}");
+            lerr_body(l, p, "wrong_type", "must be an object {task_id, version, summary}");
             continue;
         }
         int members = 0;
@@ -160,25 +161,25 @@ static void lcheck_items(struct lerrs *l, const char *ptr, const cJSON *v, long 
         const cJSON *s = cJSON_GetObjectItemCaseSensitive(it, "summary");
         if (!cJSON_IsNumber(t) || t->valuedouble < 1 || t->valuedouble > (double)LEDGER_ID_MAX ||
             t->valuedouble != (double)(long long)t->valuedouble)
-            lerr_body(l, arena_printf(l->arena, "%s/task_id", p), "must be a positive integer id");
+            lerr_body(l, arena_printf(l->arena, "%s/task_id", p), "invalid_format", "must be a positive integer id");
         else
             for (const cJSON *o = v->child; o != it; o = o->next) {
                 const cJSON *ot = cJSON_GetObjectItemCaseSensitive(o, "task_id");
                 if (cJSON_IsNumber(ot) && ot->valuedouble == t->valuedouble) {
-                    lerr_body(l, arena_printf(l->arena, "%s/task_id", p), "is repeated");
+                    lerr_body(l, arena_printf(l->arena, "%s/task_id", p), "repeated", "is repeated");
                     break;
                 }
             }
         if (!cJSON_IsNumber(ver) || ver->valuedouble < 1 || ver->valuedouble > 2147483647.0 ||
             ver->valuedouble != (double)(long long)ver->valuedouble)
-            lerr_body(l, arena_printf(l->arena, "%s/version", p),
+            lerr_body(l, arena_printf(l->arena, "%s/version", p), "invalid_format",
                       "must be the task's version (its ETag)");
         if (!cJSON_IsString(s) || !ledger_not_blank(s->valuestring) ||
             strlen(s->valuestring) > 15000)
-            lerr_body(l, arena_printf(l->arena, "%s/summary", p),
+            lerr_body(l, arena_printf(l->arena, "%s/summary", p), "invalid_format",
                       "must be the text shown to the public (1 to 5000 characters)");
         if (members != 3 || (members == 3 && (!t || !ver || !s)))
-            lerr_body(l, p, "must have exactly task_id, version and summary");
+            lerr_body(l, p, "invalid_format", "must have exactly task_id, version and summary");
     }
 }
 

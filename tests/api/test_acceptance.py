@@ -6,6 +6,7 @@ branches; 403/404/409/412/422 on every step; org scoping; the audit trail;
 the working-day calendar — against the real service."""
 import datetime
 import json
+import time
 import urllib.parse
 
 import harness
@@ -620,6 +621,22 @@ class ClosingScan(Acceptance):
         self.assertEqual(self.sql("SELECT count(*) FROM audit_log WHERE table_name = 'tasks' AND user_id IS NULL"
                                   " AND after->>'status' = 'closed' AND row_id IN (%s)"
                                   % ",".join("'%d'" % t["id"] for t in tasks)), "4")
+
+
+    def test_the_jobs_runner_closes(self):
+        """The scheduled job acceptance.close_due (src/jobs/acceptance_close.c) runs the same scan."""
+        self.assertEqual(self.sql("SELECT kind || ' ' || every FROM job_schedules"
+                                  " WHERE name = 'acceptance.close_due'"), "acceptance.close_due 00:15:00")
+        t = self.make_task()
+        self.to_approved(t)
+        ann = self.announce([t]).json
+        self.end_period(ann["id"])
+        job = int(self.sql("SELECT rectify.job_enqueue('acceptance.close_due', 'test-%d', '{}')" % ann["id"]))
+        deadline = time.time() + 30 * harness.SLOW
+        while time.time() < deadline and self.sql("SELECT state FROM jobs WHERE id = %d" % job) != "done":
+            time.sleep(0.1)
+        self.assertEqual(self.sql("SELECT state FROM jobs WHERE id = %d" % job), "done")
+        self.assertEqual(self.status(t), "closed")
 
 
 if __name__ == "__main__":
