@@ -73,6 +73,9 @@ extern const size_t complaint_routes_count;
 /* Background jobs, read-only plus retry (jobs.c). */
 extern const struct route jobs_routes[];
 extern const size_t jobs_routes_count;
+/* Accountability leads (clues.c). */
+extern const struct route clue_routes[];
+extern const size_t clue_routes_count;
 extern const struct route acceptance_routes[];
 extern const size_t acceptance_routes_count;
 extern const struct route testing_routes[];

@@ -17,6 +17,8 @@ enum route_flags {
     ROUTE_RAW_BODY = 1u << 1,  /* the handler reads the body itself */
     ROUTE_OPS = 1u << 2,       /* operations route: served even when not ready */
     ROUTE_INTERNAL = 1u << 3,  /* not part of the public contract (tests only) */
+    ROUTE_HIDDEN = 1u << 4,    /* a signed-in caller without the permission gets 404, as
+                                  for an unknown path, not 403 (clues: existence is secret) */
 };
 
 struct route {

@@ -132,7 +132,10 @@ bool api_authorize_or_reply(struct req *r)
     r->who.authenticated = true;
     int perm = r->match.route->permission;
     if (!perm_allows(r->who.roles, (enum perm)perm)) {
-        reply_problem(r, 403, "forbidden", "Your role may not %s.", perm_name((enum perm)perm));
+        if (r->match.route->flags & ROUTE_HIDDEN)
+            reply_problem(r, 404, "not_found", "No resource at %s.", r->path);
+        else
+            reply_problem(r, 403, "forbidden", "Your role may not %s.", perm_name((enum perm)perm));
         return false;
     }
     return true;

@@ -15,16 +15,18 @@ class SqlstateMapping(harness.ServiceTestCase):
     def test_unique_violation_is_409(self):
         doc = assert_problem(self, self.case("unique"), 409, "conflict")
         # the key's last column, never its value
-        self.assertEqual(doc["errors"], [{"pointer": "/code", "message": "already exists"}])
+        self.assertEqual(doc["errors"], [{"pointer": "/code", "code": "already_exists",
+                                          "message": "already exists"}])
 
     def test_foreign_key_violation_is_422(self):
         doc = assert_problem(self, self.case("foreign_key"), 422, "invalid_reference")
-        self.assertEqual(doc["errors"], [{"pointer": "/p", "message": "does not exist"}])
+        self.assertEqual(doc["errors"], [{"pointer": "/p", "code": "unknown_reference",
+                                          "message": "does not exist"}])
 
     def test_fail_points_at_a_member(self):
         doc = assert_problem(self, self.case("fail_field"), 422, "validation_failed")
         self.assertEqual(doc["detail"], "The stay ends before it starts.")
-        self.assertEqual(doc["errors"], [{"pointer": "/stay_end",
+        self.assertEqual(doc["errors"], [{"pointer": "/stay_end", "code": "invalid",
                                           "message": "must not be before stay_start"}])
         doc = assert_problem(self, self.case("fail_version"), 412, "precondition_failed")
         self.assertIn('"3"', doc["detail"])
