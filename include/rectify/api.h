@@ -76,6 +76,8 @@ extern const size_t jobs_routes_count;
 /* Accountability leads (clues.c). */
 extern const struct route clue_routes[];
 extern const size_t clue_routes_count;
+extern const struct route acceptance_routes[];
+extern const size_t acceptance_routes_count;
 /* Dispatch rounds and supervision (dispatch.c, supervision.c). */
 extern const struct route dispatch_routes[];
 extern const size_t dispatch_routes_count;

@@ -102,6 +102,9 @@ long long jobs_backoff_ms(int base_ms, int attempt);
 /* Job kinds of the modules (src/job_kinds.c gathers them). */
 extern const struct job_kind maintenance_job_kinds[];
 extern const size_t maintenance_job_kinds_count;
+/* The closing scan of the acceptance flow (src/jobs/acceptance_close.c). */
+extern const struct job_kind acceptance_job_kinds[];
+extern const size_t acceptance_job_kinds_count;
 /* Recurring dispatch rounds and the escalation scan (src/jobs/dispatch_jobs.c). */
 extern const struct job_kind dispatch_job_kinds[];
 extern const size_t dispatch_job_kinds_count;

@@ -33,6 +33,14 @@ enum task_action {
     TASK_COMPLETE,           /* in_progress -> completed (the unit declares it done) */
     TASK_REQUEST_ACCEPTANCE, /* completed -> acceptance_requested */
     TASK_REOPEN,             /* completed or later -> in_progress, with a reason */
+    /* The acceptance flow (src/api/acceptance.c, one route per step; the
+     * SQL functions of 0044_acceptance.sql also check the org: 谁验收谁负责): */
+    TASK_RECORD_CHECK,       /* acceptance_requested -> acceptance_review (现场核查) */
+    TASK_REJECT_ACCEPTANCE,  /* acceptance_review -> in_progress (an org disagreed) */
+    TASK_APPROVE,            /* acceptance_review -> approved (同意销号) */
+    TASK_RETURN_ACCEPTANCE,  /* acceptance_review -> in_progress (the leading group returned it) */
+    TASK_ANNOUNCE,           /* approved -> announced (公示) */
+    TASK_CLOSE,              /* announced -> closed: the scan, no role (roles 0) */
     TASK_ACTION_COUNT
 };
 
@@ -40,7 +48,7 @@ struct task_transition {
     enum task_state from;
     enum task_action action;
     enum task_state to;
-    unsigned roles; /* ROLE_* bits (permissions.h) allowed to take it */
+    unsigned roles; /* ROLE_* bits (permissions.h) allowed to take it; 0 = the system only */
 };
 
 enum task_wf_result {

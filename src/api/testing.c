@@ -116,7 +116,17 @@ static void count(struct req *r)
     reply_json(r, 200, body, (size_t)len);
 }
 
+/* Runs the closing scan of the acceptance flow now (in production the jobs
+ * runner calls rectify.acceptance_close_due()): {"closed": n}. */
+static void acceptance_close_due(struct req *r)
+{
+    struct db_query q = {"SELECT json_build_object('closed', rectify.acceptance_close_due(100))::text",
+                         0, NULL};
+    reply_db_json(r, 200, &q);
+}
+
 const struct route testing_routes[] = {
+    {"POST", "/api/v1/_test/acceptance-close-due", acceptance_close_due, 0, ROUTE_INTERNAL},
     {"GET", "/api/v1/_test/stream", stream, 0, ROUTE_INTERNAL},
     {"POST", "/api/v1/_test/count", count, 0, ROUTE_RAW_BODY | ROUTE_INTERNAL},
     {"POST", "/api/v1/_test/echo", echo, 0, ROUTE_JSON_BODY | ROUTE_INTERNAL},

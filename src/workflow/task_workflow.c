@@ -11,8 +11,14 @@
  *  - reopen (重新纳入整改): the office and the leading group, after a spot
  *    check (抽查核验), a rebound or a faked rectification; from completed and
  *    every later state, so that a closed task comes back into the ledger.
- *  - admin administers the system and moves no task; acceptor, inspector
- *    act through the acceptance and inspection issues. */
+ *  - the acceptance flow (验收销号): the office records a joint on-site
+ *    check, or the one acceptance org its own (record_check); an acceptor
+ *    whose org disagrees rejects the round (reject_acceptance); the leading
+ *    group approves closing or returns the task; the office announces;
+ *    the closing scan (no role) closes when the period ends. An upheld
+ *    objection (office) and a failed spot check (office or inspector,
+ *    through the spot-check route) are `reopen` moves with their reason.
+ *  - admin administers the system and moves no task. */
 #include "rectify/task_workflow.h"
 
 #include "rectify/permissions.h"
@@ -35,6 +41,12 @@ static const char *const action_names[TASK_ACTION_COUNT] = {
     [TASK_COMPLETE] = "complete",
     [TASK_REQUEST_ACCEPTANCE] = "request_acceptance",
     [TASK_REOPEN] = "reopen",
+    [TASK_RECORD_CHECK] = "record_check",
+    [TASK_REJECT_ACCEPTANCE] = "reject_acceptance",
+    [TASK_APPROVE] = "approve",
+    [TASK_RETURN_ACCEPTANCE] = "return_acceptance",
+    [TASK_ANNOUNCE] = "announce",
+    [TASK_CLOSE] = "close",
 };
 
 #define UNIT_OR_OFFICE (ROLE_UNIT | ROLE_OFFICE)
@@ -51,6 +63,12 @@ static const struct task_transition table[] = {
     {TASK_APPROVED,             TASK_REOPEN,             TASK_IN_PROGRESS,  REOPENERS},
     {TASK_ANNOUNCED,            TASK_REOPEN,             TASK_IN_PROGRESS,  REOPENERS},
     {TASK_CLOSED,               TASK_REOPEN,             TASK_IN_PROGRESS,  REOPENERS},
+    {TASK_ACCEPTANCE_REQUESTED, TASK_RECORD_CHECK,       TASK_ACCEPTANCE_REVIEW, ROLE_OFFICE | ROLE_ACCEPTOR},
+    {TASK_ACCEPTANCE_REVIEW,    TASK_REJECT_ACCEPTANCE,  TASK_IN_PROGRESS,  ROLE_ACCEPTOR},
+    {TASK_ACCEPTANCE_REVIEW,    TASK_APPROVE,            TASK_APPROVED,     ROLE_LEADER},
+    {TASK_ACCEPTANCE_REVIEW,    TASK_RETURN_ACCEPTANCE,  TASK_IN_PROGRESS,  ROLE_LEADER},
+    {TASK_APPROVED,             TASK_ANNOUNCE,           TASK_ANNOUNCED,    ROLE_OFFICE},
+    {TASK_ANNOUNCED,            TASK_CLOSE,              TASK_CLOSED,       0},
 };
 #define TABLE_LEN (sizeof table / sizeof table[0])
 

@@ -146,5 +146,26 @@ class DemoData(harness.ServiceTestCase):
         self.assertTrue(any(ee_id in t["acceptance_org_ids"] and t["lead_org"]["code"] != "GS-EE" for t in ee))
 
 
+    def test_acceptance_records(self):
+        """demo_acceptance.sql: every stage of 验收销号 is on show."""
+        stages = set(self.sql("SELECT DISTINCT status FROM acceptance_requests").split())
+        self.assertEqual(stages, {"awaiting_check", "awaiting_opinions", "awaiting_approval", "rejected",
+                                  "approved"})
+        self.assertEqual(set(self.sql("SELECT DISTINCT status FROM objections").split()), {"received", "dismissed"})
+        self.assertEqual(set(self.sql("SELECT DISTINCT result FROM spot_check_items").split()),
+                         {"pending", "consolidated", "rebounded"})
+        tid = int(self.sql("SELECT id FROM tasks WHERE code = '11-4'"))
+        d = self.call("office", "/api/v1/tasks/%d/acceptance" % tid)
+        self.assertEqual(d["rejected_count"], 1)
+        self.assertEqual([q["status"] for q in d["requests"]], ["rejected", "approved"])
+        # one opinion of two is in on 17-3: the missing one is GS-EE's, which ee_dept gives
+        tid = int(self.sql("SELECT id FROM tasks WHERE code = '17-3'"))
+        d = self.call("ee_dept", "/api/v1/tasks/%d/acceptance" % tid)
+        self.assertEqual([o["code"] for o in d["requests"][0]["missing_opinions"]], ["GS-EE"])
+        pub = self.svc.get("/public/v1/announcements")
+        self.assertEqual(pub.status, 200, pub)
+        self.assertEqual([a["status"] for a in pub.json["items"]], ["published", "finished"])
+
+
 if __name__ == "__main__":
     harness.main()

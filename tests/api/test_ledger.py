@@ -376,16 +376,17 @@ class Workflow(Ledger):
         r = self.move(t, "complete", "lanzhou")                      # parent org of the lead
         self.assertEqual(r.json["status"], "completed")
         self.assertIsNotNone(r.json["completed_at"])
+        # a request for acceptance needs a self-assessment and evidence (test_acceptance.py)
         r = self.move(t, "request_acceptance", "chengguan")
-        self.assertEqual(r.json["status"], "acceptance_requested")
-        h = r.json["transitions"]
+        assert_problem(self, r, 422, "evidence_required")
+        self.assertIn("/acceptance/requests", r.json["detail"])
+        h = self.get_task(t)["transitions"]
         self.assertEqual([(x["action"], x["from_status"], x["to_status"]) for x in h],
-                         [("start", "pending", "in_progress"), ("complete", "in_progress", "completed"),
-                          ("request_acceptance", "completed", "acceptance_requested")])
+                         [("start", "pending", "in_progress"), ("complete", "in_progress", "completed")])
         self.assertEqual(h[0]["comment"], "已部署")
         self.assertEqual(h[0]["user_id"], self.uid["chengguan"])
         self.assertEqual(int(self.sql("SELECT count(*) FROM audit_log WHERE table_name = 'task_transitions'"
-                                      " AND after->>'task_id' = '%d'" % t["id"])), 3)
+                                      " AND after->>'task_id' = '%d'" % t["id"])), 2)
         # reopen: office and leader only, with a reason
         assert_problem(self, self.move(t, "reopen", "chengguan", reason="rebound"), 403, "forbidden")
         assert_problem(self, self.move(t, "reopen", "office"), 422, "validation_failed")

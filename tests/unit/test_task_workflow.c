@@ -4,24 +4,32 @@
 
 #include "unit.h"
 
-/* Expected target state per (state, action), -1 = invalid; and the roles. */
+/* Expected target state per (state, action), -1 = invalid; and the roles
+ * (0 = the system only: the closing scan). */
 #define X (-1)
+#define IP TASK_IN_PROGRESS
 static const int expected_to[TASK_STATE_COUNT][TASK_ACTION_COUNT] = {
-    /*                          start             complete         request_acc.               reopen */
-    [TASK_PENDING]              = {TASK_IN_PROGRESS, X,              X,                         X},
-    [TASK_IN_PROGRESS]          = {X,                TASK_COMPLETED, X,                         X},
-    [TASK_COMPLETED]            = {X,                X,              TASK_ACCEPTANCE_REQUESTED, TASK_IN_PROGRESS},
-    [TASK_ACCEPTANCE_REQUESTED] = {X,                X,              X,                         TASK_IN_PROGRESS},
-    [TASK_ACCEPTANCE_REVIEW]    = {X,                X,              X,                         TASK_IN_PROGRESS},
-    [TASK_APPROVED]             = {X,                X,              X,                         TASK_IN_PROGRESS},
-    [TASK_ANNOUNCED]            = {X,                X,              X,                         TASK_IN_PROGRESS},
-    [TASK_CLOSED]               = {X,                X,              X,                         TASK_IN_PROGRESS},
+    /*                          start             complete         request_acc.               reopen  record_check            reject  approve        return  announce        close */
+    [TASK_PENDING]              = {TASK_IN_PROGRESS, X,              X,                         X,  X,                      X,  X,             X,  X,              X},
+    [TASK_IN_PROGRESS]          = {X,                TASK_COMPLETED, X,                         X,  X,                      X,  X,             X,  X,              X},
+    [TASK_COMPLETED]            = {X,                X,              TASK_ACCEPTANCE_REQUESTED, IP, X,                      X,  X,             X,  X,              X},
+    [TASK_ACCEPTANCE_REQUESTED] = {X,                X,              X,                         IP, TASK_ACCEPTANCE_REVIEW, X,  X,             X,  X,              X},
+    [TASK_ACCEPTANCE_REVIEW]    = {X,                X,              X,                         IP, X,                      IP, TASK_APPROVED, IP, X,              X},
+    [TASK_APPROVED]             = {X,                X,              X,                         IP, X,                      X,  X,             X,  TASK_ANNOUNCED, X},
+    [TASK_ANNOUNCED]            = {X,                X,              X,                         IP, X,                      X,  X,             X,  X,              TASK_CLOSED},
+    [TASK_CLOSED]               = {X,                X,              X,                         IP, X,                      X,  X,             X,  X,              X},
 };
 static const unsigned expected_roles[TASK_ACTION_COUNT] = {
     [TASK_START] = ROLE_UNIT | ROLE_OFFICE,
     [TASK_COMPLETE] = ROLE_UNIT | ROLE_OFFICE,
     [TASK_REQUEST_ACCEPTANCE] = ROLE_UNIT | ROLE_OFFICE,
     [TASK_REOPEN] = ROLE_OFFICE | ROLE_LEADER,
+    [TASK_RECORD_CHECK] = ROLE_OFFICE | ROLE_ACCEPTOR,
+    [TASK_REJECT_ACCEPTANCE] = ROLE_ACCEPTOR,
+    [TASK_APPROVE] = ROLE_LEADER,
+    [TASK_RETURN_ACCEPTANCE] = ROLE_LEADER,
+    [TASK_ANNOUNCE] = ROLE_OFFICE,
+    [TASK_CLOSE] = 0,
 };
 
 static void test_matrix(void)
@@ -54,10 +62,10 @@ static void test_table_consistent(void)
 {
     size_t n;
     const struct task_transition *t = task_workflow_table(&n);
-    CHECK_INT(n, 9);
+    CHECK_INT(n, 15);
     for (size_t i = 0; i < n; i++) {
         CHECK(t[i].from != t[i].to);
-        CHECK(t[i].roles != 0);
+        CHECK(t[i].roles != 0 || t[i].action == TASK_CLOSE); /* only the scan has no role */
         CHECK((t[i].roles & ~ROLE_ALL) == 0);
         for (size_t j = 0; j < i; j++) /* state x action is a function */
             CHECK(!(t[i].from == t[j].from && t[i].action == t[j].action));
@@ -82,7 +90,13 @@ static void test_names(void)
     CHECK(task_state_name(TASK_STATE_COUNT) == NULL);
     CHECK(task_action_parse("request_acceptance", &ac) && ac == TASK_REQUEST_ACCEPTANCE);
     CHECK(task_action_parse("reopen", &ac) && ac == TASK_REOPEN);
-    CHECK(!task_action_parse("close", &ac));
+    CHECK(task_action_parse("close", &ac) && ac == TASK_CLOSE);
+    CHECK(!task_action_parse("closed", &ac));
+    static const char *const actions[] = {"start", "complete", "request_acceptance", "reopen",
+                                          "record_check", "reject_acceptance", "approve",
+                                          "return_acceptance", "announce", "close"};
+    for (unsigned a = 0; a < TASK_ACTION_COUNT; a++)
+        CHECK_STR(task_action_name(a), actions[a]);
     CHECK(!task_action_parse(NULL, &ac));
     CHECK_STR(task_action_name(TASK_COMPLETE), "complete");
     CHECK(task_action_name(TASK_ACTION_COUNT) == NULL);
@@ -99,6 +113,16 @@ static void test_allowed_and_moves(void)
     CHECK_INT(task_workflow_allowed(TASK_CLOSED, ROLE_UNIT, out, TASK_ACTION_COUNT), 0);
     CHECK_INT(task_workflow_allowed(TASK_CLOSED, ROLE_LEADER, out, TASK_ACTION_COUNT), 1);
     CHECK_INT(task_workflow_allowed(TASK_PENDING, ROLE_VIEWER, out, TASK_ACTION_COUNT), 0);
+    /* the acceptance flow: the leader decides, the acceptor may reject, nobody closes by hand */
+    CHECK_INT(task_workflow_allowed(TASK_ACCEPTANCE_REVIEW, ROLE_LEADER, out, TASK_ACTION_COUNT), 3);
+    CHECK_INT(out[0], TASK_REOPEN);
+    CHECK_INT(out[1], TASK_APPROVE);
+    CHECK_INT(out[2], TASK_RETURN_ACCEPTANCE);
+    CHECK_INT(task_workflow_allowed(TASK_ACCEPTANCE_REVIEW, ROLE_ACCEPTOR, out, TASK_ACTION_COUNT), 1);
+    CHECK_INT(out[0], TASK_REJECT_ACCEPTANCE);
+    CHECK_INT(task_workflow_allowed(TASK_ANNOUNCED, ROLE_ALL & ~(ROLE_OFFICE | ROLE_LEADER), out,
+                                    TASK_ACTION_COUNT), 0);
+    CHECK_INT(task_workflow_check(TASK_ANNOUNCED, TASK_CLOSE, ROLE_ALL, NULL), TASK_WF_FORBIDDEN);
     /* max smaller than the count: count returned, out not overrun */
     enum task_action one[1] = {TASK_ACTION_COUNT};
     CHECK_INT(task_workflow_allowed(TASK_COMPLETED, ROLE_OFFICE, one, 1), 2);
