@@ -651,12 +651,14 @@ GRANT UPDATE (status, response_due, doc_number, circulated_org_ids, interviewee,
 
 -- Evidence on supervision is readable by whoever sees the supervision: the
 -- unit reads the interview minutes the office uploaded, the office the
--- unit's evidence.  Keeps the term of 0019 (report links).
+-- unit's evidence.  Keeps the terms of 0019 (report links) and 0044
+-- (acceptance links).
 CREATE INDEX supervisions_minutes_idx ON supervisions (minutes_attachment_id) WHERE minutes_attachment_id IS NOT NULL;
 CREATE INDEX supervisions_evidence_gin ON supervisions USING gin (response_attachment_ids);
 CREATE OR REPLACE FUNCTION rectify.attachment_linked_visible(p_id bigint) RETURNS boolean
     LANGUAGE sql STABLE
     AS $$ SELECT EXISTS (SELECT 1 FROM report_attachments l WHERE l.attachment_id = p_id)
+              OR EXISTS (SELECT 1 FROM acceptance_attachments l WHERE l.attachment_id = p_id)
               OR EXISTS (SELECT 1 FROM supervisions s WHERE s.minutes_attachment_id = p_id)
               OR EXISTS (SELECT 1 FROM supervisions s WHERE s.response_attachment_ids @> ARRAY[p_id]) $$;
 
