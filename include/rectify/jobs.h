@@ -62,6 +62,12 @@ enum db_status job_db_run(struct job_ctx *ctx, const struct db_query *q, size_t 
  * returned DB_OK the handler returns true. */
 enum db_status job_db_finish(struct job_ctx *ctx, const struct db_query *q, size_t n,
                              PGresult **res, struct db_error *err);
+/* The whole handler of a job that is one finishing transaction: runs
+ * q[0..n) with job_db_finish, logs "job <id> <what>: <first value of the last
+ * result>", and on failure writes "<what> failed: <sqlstate> <message>" into
+ * err. Returns what the handler returns. */
+bool job_finish_logged(struct job_ctx *ctx, const char *what, const struct db_query *q,
+                       size_t n, char *err, size_t errlen);
 
 /* --- the runner (main.c) ------------------------------------------------------ */
 

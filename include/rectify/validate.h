@@ -37,6 +37,9 @@ size_t validate_object(struct arena *arena, const struct cJSON *obj,
 /* The same, answering 422 validation_failed when invalid. */
 bool validate_or_reply(struct req *r, const struct cJSON *obj, const struct vfield *fields,
                        size_t nfields);
+/* 422 validation_failed with the body's field errors (n >= 1): the one
+ * answer to an invalid body. */
+void reply_invalid_body(struct req *r, const struct field_error *errs, size_t n);
 
 
 #endif

@@ -246,10 +246,7 @@ bool ledger_body_or_reply(struct req *r, const struct vfield *f, size_t nf,
 out:
     if (l.n == 0)
         return true;
-    reply_problem_errors(r, 422, "validation_failed",
-                         l.n == 1 ? "The request body has 1 invalid field."
-                                  : arena_printf(r->arena, "The request body has %zu invalid fields.", l.n),
-                         l.e, l.n);
+    reply_invalid_body(r, l.e, l.n);
     return false;
 }
 

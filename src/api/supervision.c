@@ -198,8 +198,7 @@ static void create_supervision(struct req *r)
                       arena_printf(r->arena, "is only for kind %s", kind_fields[i].kind));
     }
     if (l.n) {
-        reply_problem_errors(r, 422, "validation_failed", "The body has invalid members.", l.e,
-                             l.n);
+        reply_invalid_body(r, l.e, l.n);
         return;
     }
     const char *body = json_body_text_or_reply(r);
@@ -238,8 +237,7 @@ static void transition_supervision(struct req *r)
     if (strcmp(action, "respond") == 0 && !ledger_json_string(r->json, "response"))
         lerr_body(&l, "/response", "required", "is required to respond");
     if (l.n) {
-        reply_problem_errors(r, 422, "validation_failed", "The body has invalid members.", l.e,
-                             l.n);
+        reply_invalid_body(r, l.e, l.n);
         return;
     }
     const char *body = json_body_text_or_reply(r);

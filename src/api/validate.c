@@ -188,9 +188,14 @@ bool validate_or_reply(struct req *r, const cJSON *obj, const struct vfield *fie
     size_t n = validate_object(r->arena, obj, fields, nfields, errs, VALIDATE_MAX_ERRORS);
     if (n == 0)
         return true;
+    reply_invalid_body(r, errs, n);
+    return false;
+}
+
+void reply_invalid_body(struct req *r, const struct field_error *errs, size_t n)
+{
     reply_problem_errors(r, 422, "validation_failed",
                          n == 1 ? "The request body has 1 invalid field."
                                 : arena_printf(r->arena, "The request body has %zu invalid fields.", n),
                          errs, n);
-    return false;
 }

@@ -9,23 +9,11 @@
  * the next occurrence takes what this one left (at most 1000 a run). */
 #include "rectify/jobs.h"
 
-#include "rectify/log.h"
-
-#include <stdio.h>
-
 static bool close_due(struct job_ctx *ctx, const char *payload, char *err, size_t errlen)
 {
     (void)payload;
     struct db_query q = {"SELECT rectify.acceptance_close_due(1000)", 0, NULL};
-    struct db_error e;
-    PGresult *res;
-    if (job_db_finish(ctx, &q, 1, &res, &e) != DB_OK) {
-        snprintf(err, errlen, "acceptance_close_due failed: %s %s", e.sqlstate, e.message);
-        return false;
-    }
-    log_info("job %lld acceptance.close_due closed %s", job_id(ctx), PQgetvalue(res, 0, 0));
-    PQclear(res);
-    return true;
+    return job_finish_logged(ctx, "acceptance.close_due closed", &q, 1, err, errlen);
 }
 
 const struct job_kind acceptance_job_kinds[] = {

@@ -12,28 +12,17 @@
  * transaction gets a longer statement timeout than a request's. */
 #include "rectify/jobs.h"
 
-#include "rectify/log.h"
-
-#include <stdio.h>
 
 static const char sql_long_timeout[] = "SELECT set_config('statement_timeout', '600s', true)";
 static const char sql_open_due[] = "SELECT rectify.dispatch_open_due()::text";
 static const char sql_scan[] = "SELECT rectify.supervision_escalation_scan()::text";
 
+/* The scans get ten minutes (the service's statement timeout is seconds). */
 static bool run_one(struct job_ctx *ctx, const char *name, const char *sql, char *err,
                     size_t errlen)
 {
     struct db_query q[] = {{sql_long_timeout, 0, NULL}, {sql, 0, NULL}};
-    struct db_error e;
-    PGresult *res[2];
-    if (job_db_finish(ctx, q, 2, res, &e) != DB_OK) {
-        snprintf(err, errlen, "%s failed: %s %s", name, e.sqlstate, e.message);
-        return false;
-    }
-    log_info("job %lld %s: %s", job_id(ctx), name, PQgetvalue(res[1], 0, 0));
-    PQclear(res[0]);
-    PQclear(res[1]);
-    return true;
+    return job_finish_logged(ctx, name, q, 2, err, errlen);
 }
 
 static bool open_due(struct job_ctx *ctx, const char *payload, char *err, size_t errlen)

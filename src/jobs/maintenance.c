@@ -10,9 +10,6 @@
  * re-running it is harmless anyway. */
 #include "rectify/jobs.h"
 
-#include "rectify/log.h"
-
-#include <stdio.h>
 
 static const char sql_purge[] =
     "SELECT json_build_object("
@@ -26,15 +23,7 @@ static bool purge(struct job_ctx *ctx, const char *payload, char *err, size_t er
 {
     (void)payload;
     struct db_query q = {sql_purge, 0, NULL};
-    struct db_error e;
-    PGresult *res;
-    if (job_db_finish(ctx, &q, 1, &res, &e) != DB_OK) {
-        snprintf(err, errlen, "purge failed: %s %s", e.sqlstate, e.message);
-        return false;
-    }
-    log_info("job %lld maintenance.purge removed %s", job_id(ctx), PQgetvalue(res, 0, 0));
-    PQclear(res);
-    return true;
+    return job_finish_logged(ctx, "maintenance.purge removed", &q, 1, err, errlen);
 }
 
 const struct job_kind maintenance_job_kinds[] = {

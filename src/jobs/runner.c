@@ -68,6 +68,8 @@ struct jobs_runner {
     bool keeper_started;
 };
 
+#define JOB_FINISH_MAX_QUERIES 4
+
 struct job_ctx {
     struct jobs_runner *r;
     struct worker *w;
@@ -140,6 +142,25 @@ enum db_status job_db_finish(struct job_ctx *c, const struct db_query *q, size_t
                              PGresult **res, struct db_error *err)
 {
     return fenced_run(c, q, n, res, err, true);
+}
+
+bool job_finish_logged(struct job_ctx *c, const char *what, const struct db_query *q,
+                       size_t n, char *err, size_t errlen)
+{
+    PGresult *res[JOB_FINISH_MAX_QUERIES];
+    struct db_error e;
+    if (n == 0 || n > JOB_FINISH_MAX_QUERIES) {
+        snprintf(err, errlen, "%s: %zu queries", what, n);
+        return false;
+    }
+    if (job_db_finish(c, q, n, res, &e) != DB_OK) {
+        snprintf(err, errlen, "%s failed: %s %s", what, e.sqlstate, e.message);
+        return false;
+    }
+    log_info("job %lld %s: %s", c->id, what, PQgetvalue(res[n - 1], 0, 0));
+    for (size_t i = 0; i < n; i++)
+        PQclear(res[i]);
+    return true;
 }
 
 /* --- small helpers ---------------------------------------------------------------- */
