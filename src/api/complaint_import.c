@@ -532,13 +532,17 @@ static void stop(struct import *im, int status, const char *code, unsigned long 
     "   ARRAY(SELECT handover_no FROM src)) AS h),"                                              \
     " chk AS (SELECT s.*, a.id AS county_id, r.id AS resp_id, b.id AS batch_id,"                 \
     "   (a.k IS NOT NULL AND a.n = 1 AND (s.responsible_org IS NULL OR r.k IS NOT NULL)"         \
-    "    AND (r.n IS NULL OR r.n = 1) AND w.h IS NULL) AS ok,"                                   \
+    "    AND (r.n IS NULL OR r.n = 1) AND sc.reach AND w.h IS NULL) AS ok,"                      \
     "   CASE WHEN a.k IS NULL THEN 'unknown_county' WHEN a.n > 1 THEN 'ambiguous_county'"        \
     "        WHEN s.responsible_org IS NOT NULL AND r.k IS NULL THEN 'unknown_org'"              \
-    "        WHEN r.n > 1 THEN 'ambiguous_org' WHEN w.h IS NOT NULL THEN 'conflict' END AS err," \
+    "        WHEN r.n > 1 THEN 'ambiguous_org' WHEN NOT sc.reach THEN 'out_of_scope'"            \
+    "        WHEN w.h IS NOT NULL THEN 'conflict' END AS err,"                                   \
     "   CASE WHEN a.n > 1 THEN a.names WHEN r.n > 1 THEN r.names END AS candidates"              \
     "   FROM src s LEFT JOIN akeys a ON a.k = s.county"                                          \
     "   LEFT JOIN okeys r ON r.k = s.responsible_org"                                            \
+    /* the insert/update policies' scope, asked per row (its county or its owner) */          \
+    "   CROSS JOIN LATERAL (SELECT EXISTS (SELECT 1 FROM orgs o WHERE o.id IN (a.id, r.id)"      \
+    "     AND rectify.in_scope(o.path)) AS reach) sc"                                            \
     "   LEFT JOIN elsewhere w ON w.h = s.handover_no"                                            \
     "   LEFT JOIN complaint_batches b ON b.campaign_id = $1::bigint AND b.batch_no = s.batch_no)"
 
@@ -785,6 +789,11 @@ static const char *message_for(const char *err, const char *candidates, struct a
         *field = "responsible_org";
         return arena_printf(a, "the name is shared by %s: use the org code",
                             candidates ? candidates : "several");
+    }
+    if (strcmp(err, "out_of_scope") == 0) {
+        *field = "county";
+        return "neither this county nor the responsible org is within your organisation; "
+               "ask the rectification office (整改办) to import the row";
     }
     if (strcmp(err, "conflict") == 0) {
         /* the same words whoever uses the number: nothing about where */

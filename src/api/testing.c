@@ -69,6 +69,15 @@ static void sqlstate(struct req *r)
         {"serialization", "DO $$BEGIN RAISE EXCEPTION 'simulated' USING ERRCODE = '40001'; END$$"},
     };
     const char *name = req_query(r, "case");
+    if (name && strcmp(name, "left_open") == 0) {
+        /* a pipeline that opens a transaction and fails inside it */
+        struct db_query q[] = {{"BEGIN", 0, NULL},
+                               {"SELECT rectify.fail(409, 'conflict', 'Failed inside BEGIN.')", 0, NULL}};
+        PGresult *res[2];
+        if (db_run_or_reply(r, q, 2, res))
+            reply_json(r, 200, "{}", 2);
+        return;
+    }
     for (size_t i = 0; name && i < sizeof cases / sizeof cases[0]; i++) {
         if (strcmp(name, cases[i].name) == 0) {
             struct db_query q = {cases[i].sql, 0, NULL};

@@ -248,8 +248,15 @@ static enum db_status acquire(struct db_pool *p, struct conn_slot **out, struct 
     return DB_OK;
 }
 
+/* A connection goes back idle or closed: a pipeline that opened a
+ * transaction (BEGIN ... ROLLBACK, as the import's dry run sends) and failed
+ * half-way leaves it aborted, and the next request would get 25P02. */
 static void release(struct db_pool *p, struct conn_slot *s, bool broken)
 {
+    if (!broken && s->pg && PQtransactionStatus(s->pg) != PQTRANS_IDLE) {
+        PQclear(PQexec(s->pg, "ROLLBACK"));
+        broken = PQtransactionStatus(s->pg) != PQTRANS_IDLE;
+    }
     if (broken)
         slot_close(s);
     release_slot(p, s);

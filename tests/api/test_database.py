@@ -32,6 +32,13 @@ class SqlstateMapping(harness.ServiceTestCase):
         self.assertIn('"3"', doc["detail"])
         self.assertNotIn("errors", doc)
 
+    def test_a_transaction_left_open_is_not_handed_to_the_next_request(self):
+        for _ in range(12):     # more than the pool's connections
+            assert_problem(self, self.case("left_open"), 409, "conflict")
+        for _ in range(12):
+            r = self.svc.get("/api/v1/_test/sleep?ms=0")
+            self.assertEqual(r.status, 200, r)
+
     def test_check_and_not_null_are_422(self):
         assert_problem(self, self.case("check"), 422, "validation_failed")
         assert_problem(self, self.case("not_null"), 422, "validation_failed")

@@ -225,6 +225,23 @@ class ImportBudget(harness.ServiceTestCase):
         self.assertEqual(dry.json["summary"], real.json["summary"])
         self.assertEqual(real.json["summary"]["updated"], 1)
 
+    def test_07_a_county_outside_the_scope_fails_its_row_alike_in_dry_and_real_run(self):
+        rows = [row("CG-0200", "城关区", 1), row("CG-0201", "崆峒区", 2), row("CG-0202", "城关区", 3)]
+
+        def answer(resp):
+            return [(x["row"], x["handover_no"], x["status"], x.get("errors")) for x in resp.json["results"]]
+
+        dry = self.imp(csv_body(rows), user="cg_platform", query="&dry_run=true&verbose=true")
+        real = self.imp(csv_body(rows), user="cg_platform", query="&verbose=true")
+        self.assertEqual(real.status, 207, real)
+        self.assertEqual(answer(real), answer(dry))
+        self.assertEqual(real.json["summary"], {"rows": 3, "inserted": 2, "updated": 0, "unchanged": 0,
+                                                "failed": 1})
+        failed = [x for x in real.json["results"] if x["status"] == "failed"]
+        self.assertEqual([(e["field"], e["code"]) for e in failed[0]["errors"]], [("county", "out_of_scope")])
+        self.assertEqual(self.q("SELECT string_agg(handover_no, ',' ORDER BY handover_no) FROM complaints"
+                                " WHERE handover_no LIKE 'CG-02%'"), "CG-0200,CG-0202")
+
     # --- %00 in a query value --------------------------------------------------------
 
     def test_06_nul_in_a_query_value_is_refused(self):
