@@ -239,6 +239,24 @@ static void send_no_memory(struct req *r)
 
 #define HEAD_MAX (64u << 10) /* status line and headers */
 
+/* Whether a failed allocation spoiled this answer, which then becomes a 503
+ * (retry): a 4xx, since req_query may have read a parameter as absent, and a
+ * success to GET or HEAD, since reply_header may have dropped its ETag or
+ * Content-Disposition. A write's success goes out as it is (its change is
+ * committed; a 503 would invite a second one) and the loss is logged. */
+static bool memory_spoiled(const struct req *r, int status)
+{
+    if (!r->arena || !arena_failed(r->arena) || status >= 500)
+        return false;
+    bool safe = strcmp(r->method, "GET") == 0 || strcmp(r->method, "HEAD") == 0;
+    if (status < 400 && !safe) {
+        log_msg(LOG_WARN, r->request_id, "memory ran out: answer %d may lack a header", status);
+        return false;
+    }
+    log_msg(LOG_WARN, r->request_id, "answering 503, not %d: memory ran out", status);
+    return true;
+}
+
 static void send_response(struct req *r, int status, const char *content_type,
                           const void *body, size_t len)
 {
@@ -247,10 +265,7 @@ static void send_response(struct req *r, int status, const char *content_type,
         status = 304;
     if (!answer_once(r, status))
         return;
-    if (status >= 400 && status < 500 && r->arena && arena_failed(r->arena)) {
-        /* e.g. req_query answered NULL (absent) for want of memory: the
-         * client's request may be fine, so not 4xx but 503, retry */
-        log_msg(LOG_WARN, r->request_id, "answering 503, not %d: memory ran out", status);
+    if (memory_spoiled(r, status)) {
         send_no_memory(r);
         return;
     }
@@ -283,6 +298,10 @@ void reply_stream_begin(struct req *r, int status, const char *content_type)
         status = 304;
     if (!answer_once(r, status))
         return;
+    if (memory_spoiled(r, status)) {
+        send_no_memory(r);
+        return;
+    }
     r->streaming = true;
     struct buf b;
     buf_init(&b, HEAD_MAX);

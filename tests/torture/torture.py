@@ -2,12 +2,14 @@
 the Nth heap allocation of every request that carries "X-Rectify-Torture: N"
 (include/rectify/torture.h). This script runs a short request suite -- sign-in,
 a list, a create, a PATCH, a complaint import of three rows, an attachment
-upload and a complaint read with the clear personal data -- for every
+upload, a complaint read with the clear personal data, a ledger (problems)
+import and a task export -- for every
 N = 1, 2, 3, ... until a whole pass runs without an injected failure, and checks:
 
   * the service never crashes, hangs or reports a sanitizer error (ASan/UBSan/
     LSan output in its log, or a non-zero exit at SIGTERM);
-  * a request whose allocations all succeeded gets its normal answer;
+  * a request whose allocations all succeeded gets its normal answer, with
+    the headers it must carry (Location, ETag, Content-Disposition);
   * a request that saw a failure gets either its normal answer (the failure
     was absorbed, e.g. a log line dropped) or a clean 500/503 problem
     (application/problem+json, a JSON body with that status), or -- only when
@@ -122,12 +124,24 @@ class Run:
         def read(k):
             return ("GET", "/api/v1/complaints/%d?pii=true" % self.cid, None, {}, office)
 
-        return [("sign-in", 200, signin), ("list", 200, list_), ("create", 201, create),
-                ("patch", 200, patch), ("import", 207, import_), ("upload", 201, upload),
-                ("read", 200, read)]
+        def ledger_import(k):
+            body = ("编号,问题名称,问题类别,牵头单位\nT%d,祁连山生态破坏,辖区具体,GS-EE\n"
+                    "T%d-b,黄河水污染,provincial_sector,GS-EE\n" % (k, k))
+            return ("POST", "/api/v1/problems/import?campaign=%d" % camp, body.encode("utf-8"),
+                    {"Content-Type": "text/csv; charset=utf-8"}, office)
+
+        def export(k):
+            return ("GET", "/api/v1/tasks/export?campaign=%d&format=csv" % camp, None, {}, office)
+
+        # (name, status, request, headers a normal answer must carry)
+        return [("sign-in", 200, signin, ()), ("list", 200, list_, ()),
+                ("create", 201, create, ()), ("patch", 200, patch, ("ETag",)),
+                ("import", 207, import_, ()), ("upload", 201, upload, ("Location",)),
+                ("read", 200, read, ("ETag",)), ("ledger import", 207, ledger_import, ()),
+                ("export", 200, export, ("Content-Disposition",))]
 
     # --- one request -----------------------------------------------------------------
-    def send(self, n, name, expect, make):
+    def send(self, n, name, expect, make, must_have):
         self.seq += 1
         if self.seq % 9999 == 0:   # batch numbers wrap: a fresh campaign
             harness.psql("INSERT INTO campaigns (name, round, province_org_id) VALUES "
@@ -147,11 +161,13 @@ class Run:
             hdrs.setdefault("Content-Type", "application/json")
         conn = http.client.HTTPConnection("127.0.0.1", self.svc.port, timeout=60 * harness.SLOW)
         status = ctype = data = None
+        missing = []
         try:
             conn.request(method, path, body=body, headers=hdrs)
             resp = conn.getresponse()
             data = resp.read()
             status, ctype = resp.status, resp.getheader("Content-Type") or ""
+            missing = [h for h in must_have if not resp.getheader(h)]
         except socket.timeout:
             raise Failure("N=%d %s: no answer within the timeout (hang)" % (n, name))
         except (http.client.HTTPException, ConnectionError) as e:
@@ -161,6 +177,8 @@ class Run:
         if self.svc.proc.poll() is not None:
             raise Failure("N=%d %s: the service died (exit %s)" % (n, name, self.svc.proc.returncode))
         self.stats["requests"] += 1
+        if status == expect and missing:
+            raise Failure("N=%d %s: %d without %s" % (n, name, status, ", ".join(missing)))
         if not n:
             return status
         info = self.torture_info(rid)
@@ -225,8 +243,8 @@ class Run:
     # --- the run -------------------------------------------------------------------------
     def run(self):
         suite = self.suite()
-        for name, expect, make in suite:    # the baseline: every request works untouched
-            st = self.send(0, name, expect, make)
+        for name, expect, make, must_have in suite:    # the baseline: every request works untouched
+            st = self.send(0, name, expect, make, must_have)
             if st != expect:
                 raise Failure("baseline %s answered %r, not %d" % (name, st, expect))
         n = 0
@@ -236,8 +254,8 @@ class Run:
             if n > MAX_N:
                 raise Failure("still failing allocations at N=%d (RECTIFY_TORTURE_MAX_N)" % MAX_N)
             any_injected = False
-            for name, expect, make in suite:
-                any_injected |= bool(self.send(n, name, expect, make))
+            for name, expect, make, must_have in suite:
+                any_injected |= bool(self.send(n, name, expect, make, must_have))
             if n % 100 == 0:
                 print("N=%d: %d requests, %.0f s" % (n, self.stats["requests"], time.time() - t0), flush=True)
             if not any_injected:
