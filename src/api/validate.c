@@ -167,7 +167,7 @@ size_t validate_object(struct arena *arena, const cJSON *obj, const struct vfiel
             for (const cJSON *it = v->child; it; it = it->next, idx++) {
                 struct finding ib = check_string(arena, &item, it);
                 for (const cJSON *prev = v->child; !ib.message && prev != it; prev = prev->next)
-                    if (strcmp(prev->valuestring, it->valuestring) == 0)
+                    if (cJSON_IsString(prev) && strcmp(prev->valuestring, it->valuestring) == 0)
                         ib = FINDING("repeated", "is repeated");
                 if (ib.message)
                     add(&c, f->name, idx, ib);
